@@ -1,0 +1,1 @@
+"""Experiment scripts, one folder per paper and one module per figure."""

@@ -1,0 +1,1 @@
+"""Dataset loaders: embedded defaults and real-format readers."""

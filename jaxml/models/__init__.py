@@ -1,0 +1,1 @@
+"""Small flax models shared by experiments."""
