@@ -1,0 +1,44 @@
+"""The experiment harness: configs and CLI, atomic outputs, resumable loops, figures, report."""
+
+from experiments.harness.checkpoint import Checkpointer
+from experiments.harness.config import build_parser, make_config, parse_config, scales_of
+from experiments.harness.experiment import (
+    Summary,
+    default_workdir,
+    experiment_main,
+    figure_id,
+    write_outputs,
+)
+from experiments.harness.io import read_json, to_jsonable, write_json_atomic, write_text_atomic
+from experiments.harness.loop import LoopResult, train_loop
+from experiments.harness.runtime import (
+    compiled_memory_bytes,
+    device_info,
+    device_peak_bytes,
+    max_rss_mb,
+    time_calls,
+)
+
+__all__ = [
+    "Checkpointer",
+    "LoopResult",
+    "Summary",
+    "build_parser",
+    "compiled_memory_bytes",
+    "default_workdir",
+    "device_info",
+    "device_peak_bytes",
+    "experiment_main",
+    "figure_id",
+    "make_config",
+    "max_rss_mb",
+    "parse_config",
+    "read_json",
+    "scales_of",
+    "time_calls",
+    "to_jsonable",
+    "train_loop",
+    "write_json_atomic",
+    "write_outputs",
+    "write_text_atomic",
+]
