@@ -4,11 +4,14 @@
   many tiny programs, and level 0 compiles about 3x faster. Numerics stay IEEE float32/64 (tests
   use explicit tolerances; bit-identity tests compare two runs made under the same flags).
   Set XLA_FLAGS yourself to override.
-- No progress bars (JAXML_PROGRESS=0); subprocesses started by tests inherit both.
+- No progress bars (JAXML_PROGRESS=0), and a fresh dataset cache (JAXML_CACHE_DIR) so tests
+  never read or write ~/.cache/jaxml; subprocesses started by tests inherit all of these.
 """
 
 import os
+import tempfile
 
 os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
 os.environ.setdefault("JAXML_PROGRESS", "0")
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("JAXML_CACHE_DIR", tempfile.mkdtemp(prefix="jaxml-test-cache-"))
