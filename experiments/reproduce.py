@@ -36,12 +36,19 @@ def _run_streaming(cmd: list[str], keep: int = 20_000) -> tuple[int, str]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="quick", help="quick (default), full or tiny")
-    parser.add_argument("--only", action="append", default=[],
-                        help="substring of <paper>/<figure> to run (repeatable)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        help="substring of <paper>/<figure> to run (repeatable)",
+    )
     parser.add_argument("--results", default="results", help="output root (default: results)")
     parser.add_argument("--list", action="store_true", help="list the figures and exit")
-    parser.add_argument("--report-only", action="store_true",
-                        help="rebuild REPORT.md from existing metrics.json without running")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rebuild REPORT.md from existing metrics.json without running",
+    )
     args = parser.parse_args(argv)
 
     modules = discover_figures(tuple(args.only))
@@ -58,8 +65,15 @@ def main(argv=None) -> int:
         if not args.report_only:
             print(f"\n=== [{i}/{len(modules)}] {fid} (scale {args.scale}) ===", flush=True)
             t0 = time.perf_counter()
-            cmd = [sys.executable, "-m", module.__name__, "--scale", args.scale,
-                   "--workdir", str(workdir)]
+            cmd = [
+                sys.executable,
+                "-m",
+                module.__name__,
+                "--scale",
+                args.scale,
+                "--workdir",
+                str(workdir),
+            ]
             returncode, tail = _run_streaming(cmd)
             seconds = time.perf_counter() - t0
             if returncode != 0:

@@ -4,7 +4,7 @@ Not a paper figure: it proves the harness end to end (config + CLI, resumable or
 atomic metrics, progress bars, PNG figure, report entry) and it is the cost baseline the paper
 modules compare against (plain-training steps/s and per-step memory at the same batch size).
 
-    python -m experiments.baselines.train_classifier --scale quick --workdir results/baselines/train_classifier
+    python -m experiments.baselines.train_classifier --scale quick
     python -m experiments.baselines.train_classifier --dataset mnist1d --num_steps 4000
 
 Writes ``metrics.json``, ``config.json``, ``train_curves.png`` and ``ckpt/<model>/`` under the
@@ -12,7 +12,6 @@ workdir; a killed run started again with the same workdir resumes from its last 
 """
 
 import dataclasses
-import functools
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -112,8 +111,10 @@ def load_data(config: Config, model: str) -> Dataset:
     data = load_mnist1d(seed=config.seed)
     if model == "cnn":  # [n, 40] -> [n, 40, 1]: a 1-D signal with one channel
         data = data._replace(
-            **{s: getattr(data, s)._replace(x=getattr(data, s).x[..., None]) for s in
-               ("train", "val", "test")}
+            **{
+                s: getattr(data, s)._replace(x=getattr(data, s).x[..., None])
+                for s in ("train", "val", "test")
+            }
         )
     return data
 
@@ -127,7 +128,9 @@ def make_optimizer(config: Config) -> optax.GradientTransformation:
         return optax.chain(
             optax.add_decayed_weights(config.weight_decay), optax.sgd(config.learning_rate, 0.9)
         )
-    return optax.chain(optax.add_decayed_weights(config.weight_decay), optax.sgd(config.learning_rate))
+    return optax.chain(
+        optax.add_decayed_weights(config.weight_decay), optax.sgd(config.learning_rate)
+    )
 
 
 def batch_indices(base_key, step_index, *, num_train: int, batch_size: int) -> jax.Array:
@@ -180,8 +183,11 @@ def train_one(config: Config, model_name: str, workdir: Path) -> dict:
     num_params = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(state0.params))
     step_fn = jax.jit(
         make_epoch_step(
-            model.apply, optimizer,
-            num_train=x_train.shape[0], batch_size=config.batch_size, seed=config.seed,
+            model.apply,
+            optimizer,
+            num_train=x_train.shape[0],
+            batch_size=config.batch_size,
+            seed=config.seed,
         ),
         donate_argnums=0,
     )
@@ -191,8 +197,12 @@ def train_one(config: Config, model_name: str, workdir: Path) -> dict:
     def eval_fn(state):
         val = eval_jit(state.params, x_val, y_val)
         train = eval_jit(state.params, x_train, y_train)
-        return {"train_loss": train["loss"], "train_accuracy": train["accuracy"],
-                "val_loss": val["loss"], "val_accuracy": val["accuracy"]}
+        return {
+            "train_loss": train["loss"],
+            "train_accuracy": train["accuracy"],
+            "val_loss": val["loss"],
+            "val_accuracy": val["accuracy"],
+        }
 
     result = train_loop(
         state0,
@@ -210,11 +220,14 @@ def train_one(config: Config, model_name: str, workdir: Path) -> dict:
     # analysis of one step (arguments + outputs + temporaries - donated).
     # (state0 and params were donated to the first training step: build a fresh copy.)
     timing_state = init_state(init_key)
-    memory = compiled_memory_bytes(step_fn, jax.eval_shape(lambda: timing_state), 0, x_train,
-                                   y_train)
+    memory = compiled_memory_bytes(
+        step_fn, jax.eval_shape(lambda: timing_state), 0, x_train, y_train
+    )
     timing = time_calls(
-        lambda s: step_fn(s, 0, x_train, y_train)[0], timing_state,
-        calls=config.timing_calls, repeats=5,
+        lambda s: step_fn(s, 0, x_train, y_train)[0],
+        timing_state,
+        calls=config.timing_calls,
+        repeats=5,
     )
     return {
         "history": result.history,
@@ -236,17 +249,31 @@ def plot(config: Config, per_model: dict, path: Path) -> None:
     for i, (name, m) in enumerate(per_model.items()):
         color = f"C{i}"
         steps = [r["step"] for r in m["history"]]
-        ax_loss.plot(steps, [r["train_loss"] for r in m["history"]], color=color,
-                     label=f"{name} train")
-        ax_loss.plot(steps, [r["val_loss"] for r in m["history"]], color=color, ls="--",
-                     label=f"{name} val")
-        ax_acc.plot(steps, [r["val_accuracy"] for r in m["history"]], color=color,
-                    label=f"{name}: test {m['test_accuracy']:.3f}, {m['steps_per_s']:.0f} steps/s")
-    ax_loss.set(xlabel="step", ylabel="cross-entropy", yscale="log",
-                title=f"{config.dataset}: loss (batch {config.batch_size}, {config.optimizer})")
+        ax_loss.plot(
+            steps, [r["train_loss"] for r in m["history"]], color=color, label=f"{name} train"
+        )
+        ax_loss.plot(
+            steps, [r["val_loss"] for r in m["history"]], color=color, ls="--", label=f"{name} val"
+        )
+        ax_acc.plot(
+            steps,
+            [r["val_accuracy"] for r in m["history"]],
+            color=color,
+            label=f"{name}: test {m['test_accuracy']:.3f}, {m['steps_per_s']:.0f} steps/s",
+        )
+    ax_loss.set(
+        xlabel="step",
+        ylabel="cross-entropy",
+        yscale="log",
+        title=f"{config.dataset}: loss (batch {config.batch_size}, {config.optimizer})",
+    )
     ax_acc.axhline(config.target_accuracy, color="gray", lw=0.8, ls=":", label="target")
-    ax_acc.set(xlabel="step", ylabel="validation accuracy", ylim=(0, 1.01),
-               title="validation accuracy (legend: test acc., speed)")
+    ax_acc.set(
+        xlabel="step",
+        ylabel="validation accuracy",
+        ylim=(0, 1.01),
+        title="validation accuracy (legend: test acc., speed)",
+    )
     ax_loss.legend(fontsize=8)
     ax_acc.legend(fontsize=8, loc="lower right")
     save_figure(fig, path)

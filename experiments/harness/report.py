@@ -87,12 +87,20 @@ def render_report(outcomes: list[FigureOutcome], *, results_dir: Path, scale: st
         summaries[o.figure] = summary
         status = "FAILED" if summary is None else ("yes" if summary.matches else "**no**")
         secs = "" if o.seconds is None else f"{o.seconds:.0f}"
-        lines.append(f"| [{o.figure}](#{o.figure.replace('/', '')}) | {o.module.PAPER} | "
-                     f"{status} | {secs} |")
+        lines.append(
+            f"| [{o.figure}](#{o.figure.replace('/', '')}) | {o.module.PAPER} | {status} | {secs} |"
+        )
     for o in outcomes:
         summary = summaries[o.figure]
-        lines += ["", f"## {o.figure}", "", f"**Paper.** {o.module.PAPER}", "",
-                  f"**Claim.** {o.module.CLAIM}", ""]
+        lines += [
+            "",
+            f"## {o.figure}",
+            "",
+            f"**Paper.** {o.module.PAPER}",
+            "",
+            f"**Claim.** {o.module.CLAIM}",
+            "",
+        ]
         cmd = f"python -m {o.module.__name__} --scale {scale} --workdir {o.workdir}"
         lines += [f"**Command.** `{cmd}`", ""]
         if summary is None:
@@ -100,16 +108,20 @@ def render_report(outcomes: list[FigureOutcome], *, results_dir: Path, scale: st
             continue
         lines += ["| measured | value |", "|---|---|"]
         lines += [f"| {k} | {_fmt(v)} |" for k, v in summary.numbers.items()]
-        lines += ["", f"**Conclusion matches: {'yes' if summary.matches else 'no'}.** "
-                  f"{summary.verdict}", ""]
+        lines += [
+            "",
+            f"**Conclusion matches: {'yes' if summary.matches else 'no'}.** {summary.verdict}",
+            "",
+        ]
         for name in o.metrics.get("figures", []):
             rel = (o.workdir / name).resolve().relative_to(results_dir.resolve())
             lines.append(f"![{o.figure} {name}]({rel.as_posix()})")
     return "\n".join(lines) + "\n"
 
 
-def load_outcome(module: ModuleType, workdir: Path, seconds: float | None,
-                 error: str | None) -> FigureOutcome:
+def load_outcome(
+    module: ModuleType, workdir: Path, seconds: float | None, error: str | None
+) -> FigureOutcome:
     """Reads ``workdir/metrics.json`` into a :class:`FigureOutcome` (metrics None on failure)."""
     metrics = None
     if error is None:

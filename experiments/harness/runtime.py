@@ -89,4 +89,8 @@ def time_calls(
         jax.block_until_ready(carry)
         per_call.append((time.perf_counter() - t0) / calls)
     med = statistics.median(per_call)
-    return {"seconds_per_call": med, "calls_per_s": 1.0 / med, "min_seconds_per_call": min(per_call)}
+    return {
+        "seconds_per_call": med,
+        "calls_per_s": 1.0 / med,
+        "min_seconds_per_call": min(per_call),
+    }

@@ -55,8 +55,24 @@ def test_make_config_rejects_unknown_names():
 def test_cli_overrides_reach_the_config(tmp_path):
     cfg, workdir = parse_config(
         _Cfg,
-        ["--scale", "full", "--seed", "7", "--lr", "0.5", "--hidden", "8,16,32", "--flag", "true",
-         "--name", "zz", "--maybe", "none", "--workdir", str(tmp_path)],
+        [
+            "--scale",
+            "full",
+            "--seed",
+            "7",
+            "--lr",
+            "0.5",
+            "--hidden",
+            "8,16,32",
+            "--flag",
+            "true",
+            "--name",
+            "zz",
+            "--maybe",
+            "none",
+            "--workdir",
+            str(tmp_path),
+        ],
     )
     assert cfg == _Cfg(scale="full", seed=7, lr=0.5, hidden=(8, 16, 32), name="zz", flag=True)
     assert workdir == tmp_path
@@ -73,8 +89,16 @@ def test_cli_rejects_bad_values(argv, capsys):
 
 
 def test_to_jsonable_converts_arrays_and_non_finite():
-    out = to_jsonable({"a": np.float32(1.5), "b": jnp.arange(3), "c": (1, float("nan")),
-                       "d": np.int64(4), "e": jnp.array(2.0), "f": True})
+    out = to_jsonable(
+        {
+            "a": np.float32(1.5),
+            "b": jnp.arange(3),
+            "c": (1, float("nan")),
+            "d": np.int64(4),
+            "e": jnp.array(2.0),
+            "f": True,
+        }
+    )
     assert out == {"a": 1.5, "b": [0, 1, 2], "c": [1, "nan"], "d": 4, "e": 2.0, "f": True}
     json.dumps(out, allow_nan=False)
     with pytest.raises(TypeError, match="cannot convert object"):
@@ -120,8 +144,11 @@ def test_read_json_names_the_path(tmp_path):
 
 
 def test_checkpointer_round_trip(tmp_path):
-    state = {"w": jnp.arange(6.0).reshape(2, 3), "step": jnp.int32(5),
-             "opt": (jnp.ones(3, jnp.float32), jnp.zeros((), jnp.int32))}
+    state = {
+        "w": jnp.arange(6.0).reshape(2, 3),
+        "step": jnp.int32(5),
+        "opt": (jnp.ones(3, jnp.float32), jnp.zeros((), jnp.int32)),
+    }
     with Checkpointer(tmp_path / "ckpt") as ckpt:
         assert ckpt.restore(state) is None
         ckpt.save(5, state, {"history": [{"step": 5, "loss": 0.25}]})
@@ -143,13 +170,33 @@ def _quadratic_step(state, step):
 def test_train_loop_resumes_from_checkpoint_in_process(tmp_path):
     step = jax.jit(_quadratic_step)
     x0 = jnp.zeros(3)
-    full = train_loop(x0, step, num_steps=20, checkpoint_dir=None,
-                      eval_fn=lambda s: {"m": jnp.mean(s)}, eval_every=5)
+    full = train_loop(
+        x0,
+        step,
+        num_steps=20,
+        checkpoint_dir=None,
+        eval_fn=lambda s: {"m": jnp.mean(s)},
+        eval_every=5,
+    )
     # First 10 steps, then a fresh call with the same directory continues to 20.
-    train_loop(x0, step, num_steps=10, checkpoint_dir=tmp_path, checkpoint_every=5,
-               eval_fn=lambda s: {"m": jnp.mean(s)}, eval_every=5)
-    resumed = train_loop(x0, step, num_steps=20, checkpoint_dir=tmp_path, checkpoint_every=5,
-                         eval_fn=lambda s: {"m": jnp.mean(s)}, eval_every=5)
+    train_loop(
+        x0,
+        step,
+        num_steps=10,
+        checkpoint_dir=tmp_path,
+        checkpoint_every=5,
+        eval_fn=lambda s: {"m": jnp.mean(s)},
+        eval_every=5,
+    )
+    resumed = train_loop(
+        x0,
+        step,
+        num_steps=20,
+        checkpoint_dir=tmp_path,
+        checkpoint_every=5,
+        eval_fn=lambda s: {"m": jnp.mean(s)},
+        eval_every=5,
+    )
     assert resumed.resumed_from == 10
     np.testing.assert_array_equal(np.asarray(full.state), np.asarray(resumed.state))
     assert [r["step"] for r in resumed.history] == [0, 5, 10, 15, 20]
@@ -160,14 +207,17 @@ def test_train_loop_validates_arguments():
     with pytest.raises(ValueError, match="num_steps"):
         train_loop(jnp.zeros(1), _quadratic_step, num_steps=-1, checkpoint_dir=None)
     with pytest.raises(ValueError, match="checkpoint_every"):
-        train_loop(jnp.zeros(1), _quadratic_step, num_steps=1, checkpoint_dir=None,
-                   checkpoint_every=0)
+        train_loop(
+            jnp.zeros(1), _quadratic_step, num_steps=1, checkpoint_dir=None, checkpoint_every=0
+        )
 
 
 def test_time_calls_and_memory_analysis():
     f = jax.jit(lambda x: x * 2.0 + 1.0)
     t = time_calls(f, jnp.ones(8), calls=3, repeats=2, warmup=1)
-    assert t["seconds_per_call"] > 0 and t["calls_per_s"] == pytest.approx(1 / t["seconds_per_call"])
+    assert t["seconds_per_call"] > 0 and t["calls_per_s"] == pytest.approx(
+        1 / t["seconds_per_call"]
+    )
     mem = compiled_memory_bytes(f, jnp.ones((256,), jnp.float32))
     assert mem is not None and mem["argument_bytes"] == 256 * 4 and mem["output_bytes"] == 256 * 4
     with pytest.raises(ValueError, match="calls"):

@@ -16,8 +16,9 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def _run(args, env_extra=None):
     env = dict(os.environ, **(env_extra or {}))
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 def _final_params(workdir):
@@ -27,8 +28,20 @@ def _final_params(workdir):
 
 
 def test_killed_run_resumes_to_bit_identical_result(tmp_path):
-    base = ["-m", "experiments.baselines.train_classifier", "--scale", "tiny", "--models", "mlp",
-            "--num_steps", "40", "--checkpoint_every", "10", "--eval_every", "10"]
+    base = [
+        "-m",
+        "experiments.baselines.train_classifier",
+        "--scale",
+        "tiny",
+        "--models",
+        "mlp",
+        "--num_steps",
+        "40",
+        "--checkpoint_every",
+        "10",
+        "--eval_every",
+        "10",
+    ]
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     proc = _run(base + ["--workdir", str(straight)])
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -57,18 +70,34 @@ def test_killed_run_resumes_to_bit_identical_result(tmp_path):
     for a, b in zip(leaves1, leaves2, strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))  # bit-identical on CPU
     assert r1 == r2
-    assert m_straight["models"]["mlp"]["test_accuracy"] == m_killed["models"]["mlp"]["test_accuracy"]
+    assert (
+        m_straight["models"]["mlp"]["test_accuracy"] == m_killed["models"]["mlp"]["test_accuracy"]
+    )
 
 
 def test_reproduce_driver_writes_report_with_baseline(tmp_path):
-    proc = _run(["-m", "experiments.reproduce", "--only", "baselines", "--scale", "tiny",
-                 "--results", str(tmp_path)])
+    proc = _run(
+        [
+            "-m",
+            "experiments.reproduce",
+            "--only",
+            "baselines",
+            "--scale",
+            "tiny",
+            "--results",
+            str(tmp_path),
+        ]
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = (tmp_path / "REPORT.md").read_text()
     assert "## baselines/train_classifier" in report
     assert tc.CLAIM in report
     assert "Conclusion matches: yes" in report
-    assert "![baselines/train_classifier train_curves.png](baselines/train_classifier/train_curves.png)" in report
+    image = "baselines/train_classifier/train_curves.png"
+    assert (
+        f"![baselines/train_classifier train_curves.png]({image})"
+        in report
+    )
     png = tmp_path / "baselines" / "train_classifier" / "train_curves.png"
     assert png.read_bytes()[:8] == PNG_MAGIC
     metrics = read_json(tmp_path / "baselines" / "train_classifier" / "metrics.json")
@@ -85,22 +114,27 @@ def test_reproduce_driver_writes_report_with_baseline(tmp_path):
 def test_batch_indices_cover_each_epoch_once():
     key = jax.random.key(3)
     n, b = 50, 8  # 6 steps an epoch, 2 examples sit out
-    epoch0 = np.concatenate([np.asarray(tc.batch_indices(key, s, num_train=n, batch_size=b))
-                             for s in range(6)])
-    epoch1 = np.concatenate([np.asarray(tc.batch_indices(key, s, num_train=n, batch_size=b))
-                             for s in range(6, 12)])
+    epoch0 = np.concatenate(
+        [np.asarray(tc.batch_indices(key, s, num_train=n, batch_size=b)) for s in range(6)]
+    )
+    epoch1 = np.concatenate(
+        [np.asarray(tc.batch_indices(key, s, num_train=n, batch_size=b)) for s in range(6, 12)]
+    )
     assert len(set(epoch0.tolist())) == 48 and len(set(epoch1.tolist())) == 48
     assert not np.array_equal(epoch0, epoch1)
     again = np.asarray(jax.jit(lambda s: tc.batch_indices(key, s, num_train=n, batch_size=b))(7))
     np.testing.assert_array_equal(again, epoch1[8:16])
 
 
-@pytest.mark.parametrize("field,value,match", [
-    ("dataset", "cifar", "dataset must be one of"),
-    ("optimizer", "lbfgs", "optimizer must be one of"),
-    ("num_steps", 0, "num_steps must be >= 1"),
-    ("learning_rate", -1.0, "learning_rate must be > 0"),
-])
+@pytest.mark.parametrize(
+    "field,value,match",
+    [
+        ("dataset", "cifar", "dataset must be one of"),
+        ("optimizer", "lbfgs", "optimizer must be one of"),
+        ("num_steps", 0, "num_steps must be >= 1"),
+        ("learning_rate", -1.0, "learning_rate must be > 0"),
+    ],
+)
 def test_config_rejects_bad_values(field, value, match):
     with pytest.raises(ValueError, match=match):
         make_config(tc.Config, "quick", **{field: value})

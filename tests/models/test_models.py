@@ -74,7 +74,8 @@ def test_evaluate_chunks_and_padding_match_one_shot(batch_size):
     logits = model.apply(params, x)
     got = evaluate(model.apply, params, x, y, batch_size=batch_size)
     jitted = jax.jit(lambda p, a, b: evaluate(model.apply, p, a, b, batch_size=batch_size))(
-        params, x, y)
+        params, x, y
+    )
     np.testing.assert_allclose(float(got["loss"]), float(cross_entropy(logits, y)), rtol=1e-5)
     assert float(got["accuracy"]) == pytest.approx(float(accuracy(logits, y)))
     np.testing.assert_allclose(float(jitted["loss"]), float(got["loss"]), rtol=1e-5)
@@ -100,14 +101,19 @@ def test_train_step_is_sgd_on_the_cross_entropy_and_jit_agrees():
     new, metrics = step(state, x, y)
     grads = jax.grad(lambda p: cross_entropy(model.apply(p, x), y))(params)
     expected = jax.tree.map(lambda p, g: p - 0.5 * g, params, grads)
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
-                 new.params, expected)
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), new.params, expected
+    )
     assert int(new.step) == 1
-    np.testing.assert_allclose(float(metrics["loss"]),
-                               float(cross_entropy(model.apply(params, x), y)), rtol=1e-6)
+    np.testing.assert_allclose(
+        float(metrics["loss"]), float(cross_entropy(model.apply(params, x), y)), rtol=1e-6
+    )
     new_jit, _ = jax.jit(step)(state, x, y)
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
-                 new_jit.params, new.params)
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
+        new_jit.params,
+        new.params,
+    )
     # A few hundred steps fit 16 points.
     for _ in range(200):
         state, metrics = jax.jit(step)(state, x, y)

@@ -1,0 +1,190 @@
+"""The linear VAE of Lucas et al. (2019), sec. 3: closed-form and Monte-Carlo ELBO.
+
+Encoder ``q(z | x) = N(V (x - mu), D)`` with D diagonal; decoder ``p(x | z) = N(W z + mu,
+sigma^2 I)``; prior ``p(z) = N(0, I)``. With ``r = x - mu`` and ``m = V r`` the ELBO of one x is
+
+    E_q[log p(x|z)] - KL(q || p)
+      = -d/2 log(2 pi sigma^2) - (||r - W m||^2 + tr(W D W^T)) / (2 sigma^2)
+        - 1/2 sum_j (D_j + m_j^2 - 1 - log D_j).
+
+Theorem 1 of the paper: every stationary point of this ELBO is one of pPCA's log-likelihood, and
+at the global optimum (``V = M^{-1} W^T``, ``D = sigma^2 / diag(M)``, ``M = W^T W + sigma^2 I``,
+W with orthogonal columns) the ELBO equals the log marginal likelihood.
+"""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.typing import ArrayLike
+
+from jaxml.vae._checks import check_data, check_latent_dim
+
+_LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+class LinearVAEParams(NamedTuple):
+    """Parameters of the linear VAE (a pytree).
+
+    Attributes:
+        v: encoder matrix ``[k, d]``.
+        log_d: log of the encoder's diagonal variances ``[k]``.
+        w: decoder matrix ``[d, k]``.
+        mu: shared mean ``[d]``.
+        log_sigma2: log of the decoder's observation variance, scalar.
+    """
+
+    v: jax.Array
+    log_d: jax.Array
+    w: jax.Array
+    mu: jax.Array
+    log_sigma2: jax.Array
+
+
+def linear_vae_init(
+    key: jax.Array,
+    data_dim: int,
+    latent_dim: int,
+    *,
+    scale: float = 0.1,
+    sigma2: float = 1.0,
+    mu: ArrayLike | None = None,
+) -> LinearVAEParams:
+    """Random small encoder/decoder (entries ``N(0, scale^2)``), ``D = I``, given ``sigma2``."""
+    if data_dim < 2:
+        raise ValueError(f"data_dim must be >= 2, got {data_dim}")
+    k = check_latent_dim(latent_dim, data_dim)
+    if not sigma2 > 0:
+        raise ValueError(f"sigma2 must be > 0, got {sigma2}")
+    kv, kw = jax.random.split(key)
+    dtype = jnp.zeros(()).dtype
+    return LinearVAEParams(
+        v=scale * jax.random.normal(kv, (k, data_dim), dtype),
+        log_d=jnp.zeros((k,), dtype),
+        w=scale * jax.random.normal(kw, (data_dim, k), dtype),
+        mu=jnp.zeros((data_dim,), dtype) if mu is None else jnp.asarray(mu, dtype),
+        log_sigma2=jnp.log(jnp.asarray(sigma2, dtype)),
+    )
+
+
+def _check_params(params: LinearVAEParams, d: int) -> None:
+    if not isinstance(params, LinearVAEParams):
+        raise TypeError(f"params must be a LinearVAEParams, got {type(params).__name__}")
+    k = np.shape(params.v)[0] if np.ndim(params.v) == 2 else -1
+    expected = {"v": (k, d), "log_d": (k,), "w": (d, k), "mu": (d,), "log_sigma2": ()}
+    for name, shape in expected.items():
+        if np.shape(getattr(params, name)) != shape:
+            raise ValueError(
+                f"params.{name} must have shape {shape} for data dimension d={d} and latent "
+                f"dimension k={k}; got {np.shape(getattr(params, name))}"
+            )
+
+
+def linear_vae_kl_per_dim(params: LinearVAEParams, x: ArrayLike) -> jax.Array:
+    """``KL(q(z_j | x_i) || N(0, 1))`` for every example and latent dimension: ``[n, k]``."""
+    _, d = check_data(x)
+    _check_params(params, d)
+    m = (jnp.asarray(x) - params.mu) @ params.v.T
+    dvar = jnp.exp(params.log_d)
+    return 0.5 * (dvar + m * m - 1.0 - params.log_d)
+
+
+def linear_vae_elbo_per_example(params: LinearVAEParams, x: ArrayLike) -> jax.Array:
+    """The closed-form ELBO of each row of ``x [n, d]``: ``[n]``."""
+    _, d = check_data(x)
+    _check_params(params, d)
+    x = jnp.asarray(x)
+    sigma2 = jnp.exp(params.log_sigma2)
+    dvar = jnp.exp(params.log_d)
+    r = x - params.mu
+    m = r @ params.v.T  # [n, k]
+    resid = r - m @ params.w.T
+    trace = jnp.sum(params.w * params.w * dvar)  # tr(W D W^T)
+    recon = -0.5 * (
+        d * (_LOG_2PI + params.log_sigma2) + (jnp.sum(resid * resid, axis=1) + trace) / sigma2
+    )
+    kl = 0.5 * jnp.sum(dvar + m * m - 1.0 - params.log_d, axis=1)
+    return recon - kl
+
+
+def linear_vae_elbo(params: LinearVAEParams, x: ArrayLike) -> jax.Array:
+    """Mean per-example ELBO of the linear VAE over ``x [n, d]``, in closed form."""
+    return jnp.mean(linear_vae_elbo_per_example(params, x))
+
+
+def linear_vae_elbo_mc(
+    params: LinearVAEParams,
+    x: ArrayLike,
+    key: jax.Array,
+    num_samples: int = 1,
+    *,
+    analytic_kl: bool = False,
+) -> jax.Array:
+    """Reparameterized Monte-Carlo estimate of :func:`linear_vae_elbo`.
+
+    ``z = V (x - mu) + D^{1/2} eps`` with ``eps ~ N(0, I)``, ``num_samples`` draws per example;
+    the estimate is the mean of ``log p(x|z) + log p(z) - log q(z|x)`` (or, with
+    ``analytic_kl``, of ``log p(x|z)`` minus the closed-form KL, a lower-variance estimator).
+    Unbiased: its expectation over ``key`` is the closed form.
+    """
+    _, d = check_data(x)
+    _check_params(params, d)
+    if not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
+        raise ValueError(f"num_samples must be an int >= 1, got {num_samples!r}")
+    x = jnp.asarray(x)
+    n, k = x.shape[0], params.v.shape[0]
+    sigma2 = jnp.exp(params.log_sigma2)
+    std = jnp.exp(0.5 * params.log_d)
+    m = (x - params.mu) @ params.v.T
+    eps = jax.random.normal(key, (num_samples, n, k), dtype=x.dtype)
+    z = m + std * eps
+    resid = x - params.mu - z @ params.w.T
+    log_px_z = -0.5 * (d * (_LOG_2PI + params.log_sigma2) + jnp.sum(resid**2, axis=-1) / sigma2)
+    if analytic_kl:
+        kl = 0.5 * jnp.sum(jnp.exp(params.log_d) + m * m - 1.0 - params.log_d, axis=-1)
+        return jnp.mean(log_px_z - kl)
+    log_pz = -0.5 * jnp.sum(z * z + _LOG_2PI, axis=-1)
+    log_qz = -0.5 * jnp.sum(eps * eps + _LOG_2PI + params.log_d, axis=-1)
+    return jnp.mean(log_px_z + log_pz - log_qz)
+
+
+def linear_vae_optimal_encoder(w: ArrayLike, sigma2: ArrayLike) -> tuple[jax.Array, jax.Array]:
+    """The encoder maximizing the ELBO for a fixed decoder: ``(V [k, d], log D [k])``.
+
+    ``V = M^{-1} W^T`` (the exact posterior mean map) and ``D = sigma2 / diag(M)`` with
+    ``M = W^T W + sigma2 I``. When W has orthogonal columns, ``q`` equals the exact posterior
+    and the ELBO equals the log marginal likelihood.
+    """
+    w = jnp.asarray(w)
+    k = w.shape[1]
+    m = w.T @ w + sigma2 * jnp.eye(k, dtype=w.dtype)
+    v = jnp.linalg.solve(m, w.T)
+    return v, jnp.log(sigma2 / jnp.diagonal(m))
+
+
+def linear_vae_from_decoder(w: ArrayLike, mu: ArrayLike, sigma2: ArrayLike) -> LinearVAEParams:
+    """The linear VAE with decoder ``(w, mu, sigma2)`` and its optimal encoder."""
+    v, log_d = linear_vae_optimal_encoder(w, sigma2)
+    sigma2 = jnp.asarray(sigma2, dtype=jnp.asarray(w).dtype)
+    return LinearVAEParams(v, log_d, jnp.asarray(w), jnp.asarray(mu), jnp.log(sigma2))
+
+
+def linear_vae_elbo_from_cov(params: LinearVAEParams, cov: ArrayLike) -> jax.Array:
+    """Mean ELBO from the sample covariance ``S [d, d]`` alone (exact when ``params.mu`` is the
+    data mean): the data enter the ELBO only through ``S``, since
+    ``mean ||r - W V r||^2 = tr((I - W V) S (I - W V)^T)`` and ``mean m m^T = V S V^T``.
+    """
+    cov = jnp.asarray(cov)
+    d = cov.shape[0]
+    if cov.shape != (d, d):
+        raise ValueError(f"cov must be square [d, d]; got {cov.shape}")
+    _check_params(params, d)
+    sigma2 = jnp.exp(params.log_sigma2)
+    dvar = jnp.exp(params.log_d)
+    a = jnp.eye(d, dtype=cov.dtype) - params.w @ params.v
+    recon_sq = jnp.sum((a @ cov) * a)
+    trace = jnp.sum(params.w * params.w * dvar)
+    m2 = jnp.sum((params.v @ cov) * params.v, axis=1)  # diag(V S V^T)
+    recon = -0.5 * (d * (_LOG_2PI + params.log_sigma2) + (recon_sq + trace) / sigma2)
+    return recon - 0.5 * jnp.sum(dvar + m2 - 1.0 - params.log_d)

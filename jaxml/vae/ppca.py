@@ -1,0 +1,186 @@
+"""Probabilistic PCA (Tipping & Bishop, 1999): closed-form MLE, log-likelihood, stationary points.
+
+Model: ``z ~ N(0, I_k)``, ``x | z ~ N(W z + mu, sigma^2 I_d)``, so ``x ~ N(mu, C)`` with
+``C = W W^T + sigma^2 I``. Section 2 of Lucas et al. (2019) builds its analysis of posterior
+collapse on this model: the linear VAE's ELBO has the same stationary points (Theorem 1).
+"""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.typing import ArrayLike
+
+from jaxml.vae._checks import check_data, check_latent_dim, check_positive
+
+_LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+class PPCAFit(NamedTuple):
+    """The maximum-likelihood pPCA solution (unpacks as ``w, mu, sigma2``).
+
+    Attributes:
+        w: ``[d, k]`` decoder, ``U_k (L_k - sigma^2 I)^{1/2}`` (rotation R = I).
+        mu: ``[d]`` data mean.
+        sigma2: scalar, the mean of the ``d - k`` discarded covariance eigenvalues.
+    """
+
+    w: jax.Array
+    mu: jax.Array
+    sigma2: jax.Array
+
+
+def sample_covariance(x: ArrayLike) -> tuple[jax.Array, jax.Array]:
+    """Mean ``[d]`` and maximum-likelihood covariance ``[d, d]`` (divided by n) of ``x [n, d]``."""
+    x = jnp.asarray(x)
+    mu = jnp.mean(x, axis=0)
+    r = x - mu
+    return mu, (r.T @ r) / x.shape[0]
+
+
+def covariance_eigh(x: ArrayLike) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``(mu, eigenvalues [d], eigenvectors [d, d])`` of the sample covariance, descending."""
+    mu, cov = sample_covariance(x)
+    evals, evecs = jnp.linalg.eigh(cov)
+    return mu, evals[::-1], evecs[:, ::-1]
+
+
+def ppca_mle(x: ArrayLike, latent_dim: int) -> PPCAFit:
+    """Closed-form maximum-likelihood pPCA fit (Tipping & Bishop 1999, eqs. 7-8).
+
+    ``mu`` = data mean; ``sigma2`` = mean of the ``d - k`` smallest eigenvalues of the sample
+    covariance; ``W = U_k (L_k - sigma2 I)^{1/2}`` with ``U_k, L_k`` the top-k eigenpairs. Any
+    ``W R`` with R orthogonal is equally optimal; this returns R = I (orthogonal columns, in
+    decreasing eigenvalue order). Eigenvalues equal to ``sigma2`` give zero columns.
+
+    Args:
+        x: data ``[n, d]``, finite.
+        latent_dim: k, in ``1..d-1``.
+
+    Returns:
+        :class:`PPCAFit` ``(w [d, k], mu [d], sigma2 [])``.
+    """
+    _, d = check_data(x)
+    k = check_latent_dim(latent_dim, d)
+    mu, evals, evecs = covariance_eigh(x)
+    sigma2 = jnp.mean(evals[k:])
+    scale = jnp.sqrt(jnp.maximum(evals[:k] - sigma2, 0.0))
+    return PPCAFit(evecs[:, :k] * scale, mu, sigma2)
+
+
+def _marginal_terms(w, sigma2):
+    """Cholesky of ``M = W^T W + sigma2 I_k`` and ``log|C|`` through the k x k matrix."""
+    d, k = w.shape
+    m = w.T @ w + sigma2 * jnp.eye(k, dtype=w.dtype)
+    chol = jnp.linalg.cholesky(m)
+    logdet_c = (d - k) * jnp.log(sigma2) + 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol)))
+    return chol, logdet_c
+
+
+def _check_model(w, mu, sigma2, d):
+    if np.ndim(w) != 2 or np.shape(w)[0] != d:
+        raise ValueError(f"w must be [d, k] = [{d}, k]; got shape {np.shape(w)}")
+    if np.shape(mu) != (d,):
+        raise ValueError(f"mu must be [d] = [{d}]; got shape {np.shape(mu)}")
+    check_positive(sigma2, "sigma2")
+
+
+def ppca_log_likelihood_per_example(
+    x: ArrayLike, w: ArrayLike, mu: ArrayLike, sigma2: ArrayLike
+) -> jax.Array:
+    """``log N(x_i; mu, W W^T + sigma2 I)`` for each row of ``x [n, d]``; returns ``[n]``.
+
+    Uses the Woodbury identity ``C^{-1} = (I - W M^{-1} W^T) / sigma2`` and
+    ``log|C| = (d-k) log sigma2 + log|M|`` with ``M = W^T W + sigma2 I_k``: O(n d k + k^3), never a
+    d x d solve.
+    """
+    n, d = check_data(x)
+    _check_model(w, mu, sigma2, d)
+    x, w, mu = jnp.asarray(x), jnp.asarray(w), jnp.asarray(mu)
+    chol, logdet_c = _marginal_terms(w, sigma2)
+    r = x - mu
+    proj = jax.scipy.linalg.solve_triangular(chol, (r @ w).T, lower=True)  # [k, n]
+    quad = (jnp.sum(r * r, axis=1) - jnp.sum(proj * proj, axis=0)) / sigma2
+    return -0.5 * (d * _LOG_2PI + logdet_c + quad)
+
+
+def ppca_log_likelihood(x: ArrayLike, w: ArrayLike, mu: ArrayLike, sigma2: ArrayLike) -> jax.Array:
+    """Mean per-example log marginal likelihood ``(1/n) sum_i log p(x_i)`` under pPCA.
+
+    Args:
+        x: data ``[n, d]``.
+        w: decoder ``[d, k]``.
+        mu: mean ``[d]``.
+        sigma2: observation noise variance, scalar > 0.
+    """
+    return jnp.mean(ppca_log_likelihood_per_example(x, w, mu, sigma2))
+
+
+def ppca_log_likelihood_from_cov(
+    cov: ArrayLike, w: ArrayLike, sigma2: ArrayLike, *, mean_offset: ArrayLike | None = None
+) -> jax.Array:
+    """Mean log-likelihood from the data's sample covariance ``S [d, d]`` alone.
+
+    ``-1/2 [d log 2 pi + log|C| + tr(C^{-1} S)]``, exact when ``mu`` is the data mean (add
+    ``mean_offset = mean - mu`` otherwise). Cheap and smooth in ``w``: the form used for Hessians.
+    """
+    cov, w = jnp.asarray(cov), jnp.asarray(w)
+    d = cov.shape[0]
+    if cov.shape != (d, d) or w.ndim != 2 or w.shape[0] != d:
+        raise ValueError(f"cov must be [d, d] and w [d, k]; got {cov.shape} and {w.shape}")
+    if mean_offset is not None:
+        off = jnp.asarray(mean_offset)
+        cov = cov + jnp.outer(off, off)
+    chol, logdet_c = _marginal_terms(w, sigma2)
+    a = jax.scipy.linalg.solve_triangular(chol, w.T, lower=True)  # [k, d], a^T a = W M^-1 W^T
+    trace = (jnp.trace(cov) - jnp.sum((a @ cov) * a)) / sigma2
+    return -0.5 * (d * _LOG_2PI + logdet_c + trace)
+
+
+def ppca_stationary_point(
+    x: ArrayLike, latent_dim: int, eigen_indices, sigma2: ArrayLike
+) -> jax.Array:
+    """The decoder ``W [d, k]`` of a stationary point of the log-likelihood at fixed ``sigma2``.
+
+    Column j is ``u_i sqrt(max(lambda_i - sigma2, 0))`` for the j-th index i of
+    ``eigen_indices`` (0 = largest eigenvalue); columns beyond ``len(eigen_indices)`` and
+    columns whose eigenvalue is <= ``sigma2`` are zero (collapsed). Every such W is a
+    stationary point of ``W -> log p(X | W, mu, sigma2)`` (Tipping & Bishop 1999, sec. 3.2);
+    only the top-k choice with ``sigma2 < lambda_k`` is a maximum, the rest are saddles unless
+    ``sigma2`` exceeds every left-out eigenvalue (Lucas et al. 2019, sec. 4).
+
+    Args:
+        x: data ``[n, d]``.
+        latent_dim: k, in ``1..d-1``.
+        eigen_indices: at most k distinct ints in ``0..d-1``.
+        sigma2: the fixed noise variance, > 0.
+    """
+    _, d = check_data(x)
+    k = check_latent_dim(latent_dim, d)
+    idx = [int(i) for i in np.atleast_1d(np.asarray(eigen_indices))]
+    if len(idx) > k:
+        raise ValueError(f"eigen_indices has {len(idx)} entries; at most latent_dim={k} allowed")
+    if len(set(idx)) != len(idx) or any(not 0 <= i < d for i in idx):
+        raise ValueError(f"eigen_indices must be distinct ints in 0..{d - 1}; got {idx}")
+    check_positive(sigma2, "sigma2")
+    _, evals, evecs = covariance_eigh(x)
+    w = jnp.zeros((d, k), dtype=evecs.dtype)
+    if idx:
+        sel = jnp.asarray(idx)
+        cols = evecs[:, sel] * jnp.sqrt(jnp.maximum(evals[sel] - sigma2, 0.0))
+        w = w.at[:, : len(idx)].set(cols)
+    return w
+
+
+def ppca_posterior(x: ArrayLike, w: ArrayLike, mu: ArrayLike, sigma2: ArrayLike):
+    """The exact posterior ``p(z | x) = N(M^{-1} W^T (x - mu), sigma2 M^{-1})``.
+
+    Returns:
+        ``(mean [n, k], cov [k, k])``.
+    """
+    x, w, mu = jnp.asarray(x), jnp.asarray(w), jnp.asarray(mu)
+    k = w.shape[1]
+    m = w.T @ w + sigma2 * jnp.eye(k, dtype=w.dtype)
+    mean = jnp.linalg.solve(m, w.T @ (x - mu).T).T
+    return mean, sigma2 * jnp.linalg.inv(m)
