@@ -1,0 +1,131 @@
+"""Collapse vs sigma^2 (Lucas et al. 2019): tiny end-to-end run and the vmapped sweep step."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from experiments.harness import Summary, make_config, read_json
+from experiments.linear_vae import collapse_vs_sigma as cvs
+from jaxml.vae import GaussianVAE, init_vae_state, make_vae_train_step
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """``(config, metrics, workdir)`` of one tiny run (shared: it is also the straight run)."""
+    config = make_config(cvs.Config, "tiny")
+    workdir = tmp_path_factory.mktemp("cvs_tiny")
+    return config, cvs.run(config, workdir), workdir
+
+
+def test_tiny_run_writes_metrics_figure_and_summary(tiny_run):
+    config, metrics, tmp_path = tiny_run
+
+    assert (tmp_path / cvs.FIGURE).read_bytes()[:8] == PNG_MAGIC
+    assert read_json(tmp_path / "config.json")["num_steps"] == config.num_steps
+    on_disk = read_json(tmp_path / "metrics.json")
+    for key in (
+        "sigma2_grid",
+        "fixed",
+        "learned",
+        "collapsed_fraction_fixed",
+        "active_units_fixed",
+        "elbo_fixed",
+        "linear_prediction_fixed",
+        "learned_final_sigma2",
+        "learned_collapsed_fraction",
+        "eigenvalues",
+        "spearman_sigma2_collapse",
+        "history",
+        "wall_seconds",
+        "figures",
+        "nonfinite_runs",
+    ):
+        assert key in on_disk, key
+    assert on_disk["figures"] == [cvs.FIGURE]
+    assert on_disk["nonfinite_runs"] == []
+
+    n_fixed, n_learned = len(config.sigma2_grid), len(config.learned_inits)
+    assert len(metrics["fixed"]) == len(metrics["collapsed_fraction_fixed"]) == n_fixed
+    assert len(metrics["learned"]) == len(metrics["learned_final_sigma2"]) == n_learned
+    assert len(metrics["eigenvalues"]) == 64
+    for r in metrics["fixed"] + metrics["learned"]:
+        assert 0.0 <= r["collapsed_fraction"] <= 1.0
+        assert 0.0 <= r["linear_prediction"] <= 1.0
+        assert 0 <= r["active_units"] <= config.latent_dim
+        assert len(r["kl_per_dim_sorted"]) == config.latent_dim
+        assert np.isfinite(r["elbo"]) and r["final_sigma2"] > 0
+    # Fixed runs keep their sigma^2 exactly (up to float32 log/exp); learned ones move.
+    np.testing.assert_allclose(
+        [r["final_sigma2"] for r in metrics["fixed"]], config.sigma2_grid, rtol=1e-5
+    )
+    for r, init in zip(metrics["learned"], config.learned_inits, strict=True):
+        assert r["final_sigma2"] != pytest.approx(init, rel=1e-6)
+        assert 0.0 <= r["max_collapsed_during_training"] <= 1.0
+    hist = metrics["history"]
+    assert [h["step"] for h in hist] == list(range(0, config.num_steps + 1, config.eval_every))
+    assert f"collapsed_{config.num_configs - 1}" in hist[-1]
+
+    summary = cvs.summarize(on_disk)
+    assert isinstance(summary, Summary)
+    assert isinstance(summary.matches, bool) and summary.verdict
+    assert "Spearman(sigma2, collapsed)" in summary.numbers
+
+
+def test_vmapped_sweep_step_equals_single_config_steps():
+    """Each configuration of the vmapped step matches the plain per-config step run alone."""
+    x_train = jax.random.uniform(jax.random.key(0), (50, 12))
+    model = GaussianVAE(data_dim=12, latent_dim=3, hidden=(8,))
+    optimizer = optax.adam(1e-2)
+    sigma2s, learn = (0.01, 0.3, 0.05), (False, False, True)
+    key = jax.random.key(7)
+    states = jax.jit(lambda k: cvs.init_sweep(model, optimizer, k, sigma2s, learn))(key)
+    sweep = jax.jit(cvs.make_sweep_step(model, optimizer, num_train=50, batch_size=16, seed=3))
+    for step_index in range(3):
+        states, logs = sweep(states, step_index, x_train)
+
+    vae_step = jax.jit(make_vae_train_step(model, optimizer))
+    init_one = jax.jit(lambda s2, lr: init_vae_state(model, optimizer, key, s2, lr))
+    data_key, noise_key = cvs.sweep_keys(3)
+    for i, (s2, lr) in enumerate(zip(sigma2s, learn, strict=True)):
+        single = init_one(jnp.float32(s2), jnp.float32(lr))
+        for step_index in range(3):
+            x_batch, noise = cvs.step_inputs(
+                data_key, noise_key, step_index, x_train, batch_size=16
+            )
+            single, single_logs = vae_step(single, x_batch, noise)
+        batched = jax.tree.map(lambda a, i=i: a[i], states)
+        for a, b in zip(jax.tree.leaves(batched), jax.tree.leaves(single), strict=True):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-5)
+        for name in ("elbo", "kl", "sigma2"):
+            np.testing.assert_allclose(logs[name][i], single_logs[name], rtol=1e-5, atol=1e-5)
+    # Fixed sigma^2 stays put; learned moves.
+    np.testing.assert_allclose(jnp.exp(states.log_sigma2[:2]), sigma2s[:2], rtol=1e-6)
+    assert abs(float(jnp.exp(states.log_sigma2[2])) - sigma2s[2]) > 1e-4
+
+
+def test_linear_prediction_and_config_validation():
+    evals = np.array([1.0, 0.5, 0.2, 0.1, 0.01])
+    assert cvs.linear_collapse_prediction(evals, 0.05, 4) == 0.0
+    assert cvs.linear_collapse_prediction(evals, 0.2, 4) == 0.5  # 0.2 and 0.1 are <= 0.2
+    assert cvs.linear_collapse_prediction(evals, 2.0, 4) == 1.0
+    with pytest.raises(ValueError, match="sigma2_grid"):
+        make_config(cvs.Config, "tiny", sigma2_grid=(0.3, 0.01))
+    with pytest.raises(ValueError, match="learned_inits"):
+        make_config(cvs.Config, "tiny", learned_inits=(0.0,))
+
+
+def test_resumed_run_matches_straight_run(tiny_run, tmp_path):
+    """Batches and noise depend on the step index only: stop at 10, resume to 20 == straight 20."""
+    config, straight, _ = tiny_run
+    assert config.num_steps == 20 and config.checkpoint_every == 10
+    cvs.run(dataclasses.replace(config, num_steps=10), tmp_path / "resumed")
+    resumed = cvs.run(config, tmp_path / "resumed")
+    assert straight["resumed_from_step"] == 0 and resumed["resumed_from_step"] == 10
+    for key in ("fixed", "learned", "history"):
+        assert resumed[key] == straight[key], key
