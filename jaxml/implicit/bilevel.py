@@ -1,0 +1,130 @@
+"""The bilevel training loop (Lorraine et al. 2020, Algorithm 1) as an ``(init, update)`` pair.
+
+One ``update`` = ``T`` inner optimizer steps on training mini-batches (``lax.scan``, weights warm
+started, never retrained from scratch) + one hyperstep: the IFT hypergradient at the new weights
+(:func:`jaxml.implicit.hypergradient`) fed to an outer optax optimizer. The state is a pytree of
+fixed structure, so a jitted ``update`` compiles once and never retraces. A hypergradient that is
+non-finite or whose Neumann series grew is NOT applied: the hyperparameters and outer optimizer
+state stay as they were and ``info["skipped"]`` is True.
+"""
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxml.implicit.hypergradient import METHODS, hypergradient
+from jaxml.implicit.inverse_hvp import check_alpha, tree_norm
+
+PyTree = Any
+
+
+class BilevelState(NamedTuple):
+    """State of :func:`bilevel`.
+
+    Attributes:
+        params: inner (model) parameters.
+        hparams: hyperparameters.
+        inner_opt_state: optax state of the inner optimizer.
+        outer_opt_state: optax state of the hyper-optimizer.
+        step: int32 number of updates (hypersteps) done.
+        num_skipped: int32 number of hypersteps refused (diverged / non-finite).
+    """
+
+    params: PyTree
+    hparams: PyTree
+    inner_opt_state: PyTree
+    outer_opt_state: PyTree
+    step: jax.Array
+    num_skipped: jax.Array
+
+
+class Bilevel(NamedTuple):
+    """``init(params, hparams) -> state``; ``update(state, train_batches, val_args) -> (state,
+    info)``."""
+
+    init: Callable[[PyTree, PyTree], BilevelState]
+    update: Callable[..., tuple[BilevelState, dict[str, jax.Array]]]
+
+
+def bilevel(
+    train_loss: Callable[..., jax.Array],
+    val_loss: Callable[..., jax.Array],
+    inner_optimizer: optax.GradientTransformation,
+    outer_optimizer: optax.GradientTransformation,
+    *,
+    method: str = "neumann",
+    num_terms: int = 5,
+    alpha: float | None = None,
+) -> Bilevel:
+    """Builds the bilevel optimizer.
+
+    Args:
+        train_loss: ``train_loss(params, hparams, *batch) -> scalar``.
+        val_loss: ``val_loss(params, hparams, *val_args) -> scalar``.
+        inner_optimizer: optax transformation for ``params``.
+        outer_optimizer: optax transformation for ``hparams`` (Lorraine et al. use Adam/RMSprop).
+        method, num_terms: as in :func:`jaxml.implicit.hypergradient`.
+        alpha: the Neumann step; pass the inner learning rate (Lorraine et al.'s choice).
+
+    ``update(state, train_batches, val_args)``: ``train_batches`` is a tuple of arrays whose
+    leading axis T indexes the inner steps (step t calls ``train_loss(params, hparams,
+    *[b[t] for b in train_batches])``); the hypergradient uses the last training batch and
+    ``val_args``.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method == "neumann":
+        check_alpha(alpha)
+
+    def init(params: PyTree, hparams: PyTree) -> BilevelState:
+        # Strip weak types (e.g. from jnp.full(n, 2.0)) so the first update's output state has
+        # exactly the input's avals and a jitted update never retraces.
+        strong = lambda t: jax.tree.map(lambda a: jnp.asarray(a, dtype=jnp.result_type(a)), t)  # noqa: E731
+        params, hparams = strong(params), strong(hparams)
+        zero = jnp.zeros((), jnp.int32)
+        return BilevelState(params, hparams, inner_optimizer.init(params),
+                            outer_optimizer.init(hparams), zero, zero)
+
+    def update(state: BilevelState, train_batches: tuple, val_args: tuple = ()):
+        train_batches, val_args = tuple(train_batches), tuple(val_args)
+        if not train_batches:
+            raise ValueError("train_batches must hold at least one array with a leading T axis")
+        lengths = {jnp.shape(b)[0] for b in jax.tree.leaves(train_batches)}
+        if len(lengths) != 1:
+            raise ValueError(f"train_batches leaves disagree on the leading T axis: {lengths}")
+
+        def inner(carry, batch):
+            params, opt_state = carry
+            loss, g = jax.value_and_grad(train_loss)(params, state.hparams, *batch)
+            updates, opt_state = inner_optimizer.update(g, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), loss
+
+        (params, inner_state), losses = jax.lax.scan(
+            inner, (state.params, state.inner_opt_state), train_batches)
+        last = jax.tree.map(lambda b: b[-1], train_batches)
+        hg, info = hypergradient(train_loss, val_loss, params, state.hparams, method=method,
+                                 num_terms=num_terms, alpha=alpha, train_args=last,
+                                 val_args=val_args, return_info=True)
+        ok = ~info.diverged
+        safe_hg = jax.tree.map(lambda g: jnp.where(ok, g, 0.0), hg)
+        updates, outer_state = outer_optimizer.update(safe_hg, state.outer_opt_state,
+                                                      state.hparams)
+        new_hparams = optax.apply_updates(state.hparams, updates)
+        keep = lambda new, old: jnp.where(ok, new, old)  # noqa: E731
+        hparams = jax.tree.map(keep, new_hparams, state.hparams)
+        outer_state = jax.tree.map(keep, outer_state, state.outer_opt_state)
+        new_state = BilevelState(params, hparams, inner_state, outer_state, state.step + 1,
+                                 state.num_skipped + (~ok).astype(jnp.int32))
+        return new_state, {
+            "train_loss": losses[-1],
+            "val_loss": info.val_loss,
+            "hypergrad_norm": tree_norm(hg),
+            "direct_norm": info.direct_norm,
+            "indirect_norm": info.indirect_norm,
+            "skipped": ~ok,
+        }
+
+    return Bilevel(init, update)
