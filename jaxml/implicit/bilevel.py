@@ -80,13 +80,15 @@ def bilevel(
         check_alpha(alpha)
 
     def init(params: PyTree, hparams: PyTree) -> BilevelState:
-        # Strip weak types (e.g. from jnp.full(n, 2.0)) so the first update's output state has
-        # exactly the input's avals and a jitted update never retraces.
-        strong = lambda t: jax.tree.map(lambda a: jnp.asarray(a, dtype=jnp.result_type(a)), t)  # noqa: E731
+        # Fresh, strongly typed buffers: weak types (e.g. from jnp.full(n, 2.0)) would make the
+        # first jitted update retrace, and leaves sharing one buffer (JAX may reuse identical
+        # constants) could not be donated.
+        strong = lambda t: jax.tree.map(  # noqa: E731
+            lambda a: jnp.array(a, dtype=jnp.result_type(a), copy=True), t)
         params, hparams = strong(params), strong(hparams)
-        zero = jnp.zeros((), jnp.int32)
         return BilevelState(params, hparams, inner_optimizer.init(params),
-                            outer_optimizer.init(hparams), zero, zero)
+                            outer_optimizer.init(hparams), jnp.zeros((), jnp.int32),
+                            jnp.zeros((), jnp.int32))
 
     def update(state: BilevelState, train_batches: tuple, val_args: tuple = ()):
         train_batches, val_args = tuple(train_batches), tuple(val_args)

@@ -20,3 +20,17 @@ def test_hypergradient_accuracy_tiny(tmp_path):
     assert -1.0 <= r["neumann"][-1]["cosine"] <= 1.0
     summary = hypergradient_accuracy.summarize(metrics)
     assert "logreg: hyperparameters" in summary.numbers
+
+
+def test_overfit_validation_tiny(tmp_path):
+    from experiments.ift import overfit_validation
+
+    config = make_config(overfit_validation.Config, "tiny")
+    metrics = overfit_validation.run(config, tmp_path)
+    assert (tmp_path / "overfit.png").read_bytes()[:8] == PNG_MAGIC
+    history = metrics["history"]
+    assert [r["step"] for r in history] == [0, 3, 6]
+    assert metrics["num_hparams"] == 64 * 16 + 16 + 16 * 10 + 10  # one decay per weight
+    assert history[-1]["val_loss"] < history[0]["val_loss"]
+    assert int(metrics["final"]["num_skipped"]) == 0
+    assert "hyperparameters" in overfit_validation.summarize(metrics).numbers
