@@ -2,6 +2,7 @@
 
 from jaxml.implicit import hparams
 from jaxml.implicit.bilevel import Bilevel, BilevelState, bilevel
+from jaxml.implicit.chunked import chunked_mean
 from jaxml.implicit.hypergradient import MAX_EXACT_PARAMS, METHODS, HypergradInfo, hypergradient
 from jaxml.implicit.inverse_hvp import (
     InverseHVPInfo,
@@ -22,6 +23,7 @@ __all__ = [
     "InverseHVPInfo",
     "bilevel",
     "cg_inverse_hvp",
+    "chunked_mean",
     "hparams",
     "hvp_fn",
     "hypergradient",

@@ -127,3 +127,20 @@ def test_augment_net_starts_as_identity_and_distillation_shapes():
     with pytest.raises(ValueError, match="num_classes >= 2"):
         distilled_labels(1, 1)
     assert isinstance(net, nn.Module)
+
+
+def test_chunked_mean_equals_the_plain_mean_and_its_gradient():
+    from jaxml.implicit import chunked_mean
+
+    x, y, xv, yv = _problem()
+    w, lam = jnp.linspace(-1, 1, 5), jnp.full(5, -1.0)
+    plain = _val(w, lam, xv, yv)
+    chunked = chunked_mean(_val, 16)
+    np.testing.assert_allclose(float(chunked(w, lam, xv, yv)), float(plain), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(jax.grad(chunked)(w, lam, xv, yv)),
+                               np.asarray(jax.grad(_val)(w, lam, xv, yv)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(float(jax.jit(chunked)(w, lam, xv, yv)), float(plain), rtol=1e-5)
+    with pytest.raises(ValueError, match="not a multiple of chunk_size=10"):
+        chunked_mean(_val, 10)(w, lam, xv, yv)
+    with pytest.raises(ValueError, match="chunk_size must be an int >= 1"):
+        chunked_mean(_val, 0)
