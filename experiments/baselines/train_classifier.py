@@ -32,6 +32,7 @@ from experiments.harness import (
     train_loop,
     write_outputs,
 )
+from experiments.harness.config import require_at_least
 from experiments.harness.plotting import plt, save_figure
 from jaxml.data.digits import load_digits
 from jaxml.data.mnist1d import load_mnist1d
@@ -97,9 +98,8 @@ class Config:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if not self.models:
             raise ValueError("models must name at least one of ('mlp', 'cnn')")
-        for name in ("batch_size", "num_steps", "eval_every", "checkpoint_every", "timing_calls"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        require_at_least(self, 1, "batch_size", "num_steps", "eval_every", "checkpoint_every",
+                         "timing_calls")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
 

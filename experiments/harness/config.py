@@ -113,3 +113,14 @@ def parse_config(
     scale = args.pop("scale")
     workdir = args.pop("workdir")
     return make_config(config_cls, scale, **args), (Path(workdir) if workdir else None)
+
+
+def require_at_least(config: Any, minimum: float, *names: str) -> None:
+    """Raises ValueError naming the first field of ``config`` among ``names`` below ``minimum``.
+
+    For ``__post_init__`` checks: ``require_at_least(self, 1, "num_steps", "batch_size")``.
+    """
+    for name in names:
+        value = getattr(config, name)
+        if value < minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {value}")

@@ -21,6 +21,7 @@ import numpy as np
 import optax
 
 from experiments.harness import Summary, experiment_main, train_loop, write_outputs
+from experiments.harness.config import require_at_least
 from experiments.harness.plotting import plt, save_figure
 from jaxml.data import load_digits
 from jaxml.implicit import bilevel
@@ -64,10 +65,8 @@ class Config:
     }
 
     def __post_init__(self):
-        for name in ("num_train", "num_val", "inner_steps", "hypersteps", "eval_every",
-                     "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        require_at_least(self, 1, "num_train", "num_val", "inner_steps", "hypersteps",
+                         "eval_every", "checkpoint_every")
 
 
 def split(config: Config):

@@ -22,6 +22,7 @@ import optax
 import scipy.linalg
 
 from experiments.harness import Summary, experiment_main, train_loop, write_outputs
+from experiments.harness.config import require_at_least
 from experiments.harness.plotting import plt, save_figure
 from jaxml.data import load_digits, load_mnist1d
 from jaxml.vae import (
@@ -72,10 +73,8 @@ class Config:
     def __post_init__(self):
         if self.dataset not in ("digits", "mnist1d"):
             raise ValueError(f"dataset must be 'digits' or 'mnist1d', got {self.dataset!r}")
-        for name in ("latent_dim", "num_steps", "mc_batch_size", "mc_samples", "eval_every",
-                     "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        require_at_least(self, 1, "latent_dim", "num_steps", "mc_batch_size", "mc_samples",
+                         "eval_every", "checkpoint_every")
 
 
 class State(NamedTuple):
