@@ -1,0 +1,179 @@
+"""Benchmark: DC-S3GD step time / synchronous SGD step time on 8 devices, and a multi-process run.
+
+In ONE process with 8 devices (simulated CPU devices unless the backend has 8 real ones), the
+jitted ``shard_map`` training step of jaxml's SmallCNN (synthetic 8x8 images) is timed for
+synchronous SGD and DC-S3GD (staleness 1, adaptive compensation, momentum 0.9; both all-reduce
+one raveled gradient vector), interleaved so that load drift on a shared machine hits both alike
+(the ratio is the median over repeats of each DC-S3GD repeat's time over the sync repeat just
+before it), at a small and a large global batch. Goal: DC-S3GD / sync <= 1.05 at the large
+batch. (On simulated devices every device's optimizer work shares the same cores while each device's
+forward/backward shrinks with the batch share, so DC-S3GD's extra elementwise work weighs more at
+small per-device batches than it would on real devices.) Then the same global run as
+2 processes x 4 devices (jax.distributed on 127.0.0.1, gloo) reports its step times. The
+achieved FLOP/s is XLA's cost analysis of the step divided by the step time; on a GPU it is also
+given as a fraction of the device's float32 peak.
+
+    python -m experiments.benchmarks.dcs3gd_step                      # writes results/benchmarks/
+    python -m experiments.benchmarks.dcs3gd_step --global_batches 1024,4096 --repeats 11
+
+Writes ``results/benchmarks/dcs3gd_step.json``.
+"""
+
+if __name__ == "__main__":
+    from experiments.dcs3gd._devices import request_host_devices
+
+    request_host_devices(8)
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import jax  # noqa: E402
+
+from experiments.dcs3gd import _steptime  # noqa: E402
+from experiments.harness import device_info, write_json_atomic  # noqa: E402
+from jaxml.parallel import DistributedRunError, device_mesh, launch_local  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+GOAL = 1.05
+# Dense float32 peak FLOP/s (no tensor cores / TF32) of GPUs we may meet, by device_kind prefix.
+FP32_PEAK = {"NVIDIA H100": 67e12, "NVIDIA H200": 67e12, "NVIDIA A100": 19.5e12}
+
+
+def peak_flops(kind: str) -> float | None:
+    for prefix, peak in FP32_PEAK.items():
+        if kind.startswith(prefix):
+            return peak
+    return None
+
+
+def multi_process(args) -> dict:
+    with tempfile.TemporaryDirectory(prefix="dcs3gd-bench-") as tmp:
+        out = Path(tmp) / "mp.json"
+        t0 = time.perf_counter()
+        launch_local(
+            [
+                "-m",
+                "experiments.dcs3gd._worker",
+                "--out",
+                str(out),
+                "--model",
+                args.model,
+                "--global_batch",
+                str(args.global_batch),
+                "--calls",
+                str(args.calls),
+                "--repeats",
+                str(args.repeats),
+                "--check_steps",
+                "2",
+            ],
+            num_processes=2,
+            devices_per_process=4,
+            timeout_s=600,
+            peer_exit_grace_s=30,
+            cwd=REPO,
+        )
+        result = json.loads(out.read_text())
+    result["launch_wall_s"] = time.perf_counter() - t0
+    return result
+
+
+def single_process(args, global_batch: int) -> dict:
+    mesh = device_mesh(args.num_devices, _steptime.AXIS)
+    single = _steptime.measure(
+        mesh, model=args.model, global_batch=global_batch, calls=args.calls, repeats=args.repeats
+    )
+    kind = jax.devices()[0].device_kind
+    peak = peak_flops(kind) if jax.default_backend() == "gpu" else None
+    for m in _steptime.METHODS:
+        # cost_analysis describes one device's program; every device runs it.
+        flops = single[m]["flops_per_step"] * args.num_devices
+        achieved = flops / (single[m]["step_ms"] / 1e3)
+        single[m]["achieved_flops_per_s"] = achieved
+        single[m]["fraction_of_fp32_peak"] = achieved / (peak * args.num_devices) if peak else None
+    print(
+        f"{args.num_devices} devices, {args.model}, global batch {global_batch}: sync "
+        f"{single['sync']['step_ms']:.2f} ms, DC-S3GD {single['dc']['step_ms']:.2f} ms, ratio "
+        f"{single['ratio_dc_over_sync']:.3f} (paired median), "
+        f"{single['ratio_dc_over_sync_min']:.3f} (fastest repeats)",
+        flush=True,
+    )
+    for m in _steptime.METHODS:
+        frac = single[m]["fraction_of_fp32_peak"]
+        print(
+            f"  {m}: {single[m]['achieved_flops_per_s'] / 1e9:.2f} GFLOP/s achieved"
+            + (f", {100 * frac:.2f}% of fp32 peak" if frac is not None else " (CPU: no peak)"),
+            flush=True,
+        )
+    return single
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="cnn:32,64", help="'cnn:32,64' or 'mlp:256,256'")
+    parser.add_argument(
+        "--global_batches",
+        default="512,2048",
+        help="global batch sizes to time; the goal is checked at the last (largest)",
+    )
+    parser.add_argument("--calls", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--num_devices", type=int, default=8)
+    parser.add_argument("--skip_multiprocess", action="store_true")
+    parser.add_argument("--out", default="results/benchmarks/dcs3gd_step.json")
+    args = parser.parse_args(argv)
+
+    if jax.device_count() < args.num_devices:
+        sys.exit(
+            f"needs {args.num_devices} devices, JAX sees {jax.device_count()}: run as "
+            "`python -m experiments.benchmarks.dcs3gd_step` (it sets XLA_FLAGS before JAX starts)"
+        )
+    batches = [int(b) for b in args.global_batches.split(",") if b]
+    per_batch = {str(b): single_process(args, b) for b in batches}
+    primary = per_batch[str(batches[-1])]
+    ratio = primary["ratio_dc_over_sync"]
+    result = {
+        "benchmark": "dcs3gd_step",
+        "command": "python -m experiments.benchmarks.dcs3gd_step "
+        + " ".join(sys.argv[1:] if argv is None else argv),
+        "config": vars(args),
+        "single_process": per_batch,
+        "global_batch": batches[-1],
+        "ratio_dc_over_sync": ratio,
+        "ratio_dc_over_sync_min": primary["ratio_dc_over_sync_min"],
+        "goal": GOAL,
+        "meets_goal": ratio <= GOAL,
+        "cpu_count": os.cpu_count(),
+        "device": device_info(),
+    }
+    print(
+        f"goal DC-S3GD / sync <= {GOAL} at global batch {batches[-1]}: "
+        f"{'met' if ratio <= GOAL else 'NOT met'} (paired median ratio {ratio:.3f})",
+        flush=True,
+    )
+    if not args.skip_multiprocess:
+        args.global_batch = batches[-1]
+        try:
+            mp = multi_process(args)
+            result["multi_process"] = mp
+            print(
+                f"2 processes x 4 devices, global batch {batches[-1]}: sync "
+                f"{mp['sync']['step_ms']:.2f} ms, DC-S3GD {mp['dc']['step_ms']:.2f} ms, ratio "
+                f"{mp['ratio_dc_over_sync']:.3f}; 1 process x 8 devices: sync "
+                f"{primary['sync']['step_ms']:.2f} ms"
+            )
+        except DistributedRunError as e:
+            result["multi_process_error"] = str(e)
+            print(f"multi-process run failed:\n{e}")
+    write_json_atomic(args.out, result)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Delay compensation (DC-ASGD, Zheng et al. 2017): a stale gradient moved to the current weights.
+
+A gradient computed at stale weights ``w_{t-tau}`` is corrected to first order in the weight
+change, with the diagonal of the outer product ``g g^T`` standing in for the Hessian (for a
+log-likelihood loss its expectation is the Fisher information, which approximates the Hessian):
+
+    g(w_t) ~= g(w_{t-tau}) + lambda * g(w_{t-tau}) (.) g(w_{t-tau}) (.) (w_t - w_{t-tau})
+
+(``(.)`` is the elementwise product; Zheng et al. 2017, eq. 10; DC-S3GD, Rigazzi 2019, eq. 4).
+``lambda = 0`` gives back the stale gradient. Zheng et al.'s adaptive variant (DC-ASGD-a, eq. 12)
+divides ``lambda`` by the root of a running mean square of the gradient,
+``lambda_t = lambda_0 / sqrt(v_t + eps)``, so that the correction does not vanish with small
+gradients; :func:`adaptive_lambda` computes that ``lambda_t``.
+"""
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+Params = Any
+Updates = Any
+
+
+def _check_same_structure(reference: Any, other: Any, ref_name: str, other_name: str) -> None:
+    ref_def, other_def = jax.tree.structure(reference), jax.tree.structure(other)
+    if ref_def != other_def:
+        raise ValueError(
+            f"{other_name} must have the pytree structure of {ref_name}; got {other_def} "
+            f"and {ref_def}."
+        )
+    for a, b in zip(jax.tree.leaves(reference), jax.tree.leaves(other), strict=True):
+        if jnp.shape(a) != jnp.shape(b):
+            raise ValueError(
+                f"{other_name} leaves must have the shapes of {ref_name}'s; got {jnp.shape(b)} "
+                f"where {ref_name} has {jnp.shape(a)}."
+            )
+
+
+def delay_compensation(
+    stale_grads: Updates, params: Params, stale_params: Params, lam: ArrayLike | Any
+) -> Updates:
+    """The DC-ASGD estimate of the gradient at ``params`` from one computed at ``stale_params``.
+
+    Implements ``g_hat = g + lam * g (.) g (.) (w_t - w_{t-tau})`` leaf by leaf, with
+    ``g = stale_grads``, ``w_t = params`` and ``w_{t-tau} = stale_params``. Invariant: with
+    ``params == stale_params`` or ``lam == 0`` the result equals ``stale_grads``.
+
+    Args:
+        stale_grads: gradient pytree ``g(w_{t-tau})``, leaves ``[...]``.
+        params: current weights ``w_t``, same structure and shapes.
+        stale_params: the weights ``w_{t-tau}`` at which ``stale_grads`` was computed.
+        lam: the compensation strength ``lambda >= 0``: a scalar, or a pytree of the structure of
+            ``stale_grads`` (e.g. the per-coordinate :func:`adaptive_lambda`).
+
+    Returns:
+        The compensated gradient, structure and dtypes of ``stale_grads``.
+
+    Raises:
+        ValueError: mismatched structures/shapes, or a negative (concrete) ``lam``.
+    """
+    _check_same_structure(stale_grads, params, "stale_grads", "params")
+    _check_same_structure(stale_grads, stale_params, "stale_grads", "stale_params")
+    if isinstance(lam, (int, float)) and not lam >= 0:
+        raise ValueError(f"lam must be >= 0, got {lam}")
+    if jax.tree.structure(lam) == jax.tree.structure(stale_grads):
+        lams = lam  # one strength per leaf (or one array that broadcasts against the only leaf)
+    elif jax.tree_util.treedef_is_leaf(jax.tree.structure(lam)) and jnp.ndim(lam) == 0:
+        lams = jax.tree.map(lambda _: lam, stale_grads)
+    else:
+        raise ValueError(
+            "lam must be a scalar or a pytree with the structure of stale_grads; got "
+            f"{jax.tree.structure(lam)}"
+        )
+
+    def one(g, w, w_old, lam_leaf):
+        g = jnp.asarray(g)
+        delta = jnp.asarray(w, g.dtype) - jnp.asarray(w_old, g.dtype)
+        return g + jnp.asarray(lam_leaf, g.dtype) * g * g * delta
+
+    return jax.tree.map(one, stale_grads, params, stale_params, lams)
+
+
+def adaptive_lambda(lam0: ArrayLike, mean_square: Updates, eps: float = 1e-7) -> Updates:
+    """DC-ASGD-a's per-coordinate strength ``lambda_t = lam0 / sqrt(v_t + eps)`` (Zheng eq. 12).
+
+    Args:
+        lam0: base strength ``lambda_0 >= 0`` (Zheng et al. use 2 with ``v`` decay 0.95).
+        mean_square: ``v_t``, the running mean of the squared gradient, leaves ``[...]``.
+        eps: floor under ``v_t``.
+
+    Returns:
+        A pytree of the structure of ``mean_square``.
+    """
+    if isinstance(lam0, (int, float)) and not lam0 >= 0:
+        raise ValueError(f"lam0 must be >= 0, got {lam0}")
+    if not eps > 0:
+        raise ValueError(f"eps must be > 0, got {eps}")
+    return jax.tree.map(lambda v: lam0 / jnp.sqrt(v + eps), mean_square)

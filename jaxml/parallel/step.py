@@ -1,0 +1,66 @@
+"""The per-device data-parallel training step, written once for every driver.
+
+The step sees one device's shard of the global batch and talks to the other devices only through
+collectives over a named axis (``lax.pmean`` inside the optimizer, e.g. :func:`sync_sgd` or
+:func:`dc_s3gd`, and for the reported metrics). It therefore runs unchanged under
+``jax.pmap(step, axis_name=...)``, under ``jax.shard_map`` over a 1-D mesh, and under
+``jax.vmap(step, axis_name=...)`` (K simulated workers on one device); see
+:mod:`jaxml.parallel.drivers`.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import optax
+
+from jaxml.models.classifier import TrainState, accuracy, cross_entropy
+from jaxml.parallel._checks import check_axis_name
+
+PyTree = Any
+ApplyFn = Callable[[PyTree, jax.Array], jax.Array]
+Step = Callable[[TrainState, jax.Array, jax.Array], tuple[TrainState, dict[str, jax.Array]]]
+
+
+def make_data_parallel_step(
+    apply_fn: ApplyFn,
+    optimizer: optax.GradientTransformation,
+    *,
+    axis_name: str | tuple[str, ...] | None,
+) -> Step:
+    """Builds the per-device ``step(state, x, y) -> (state, {"loss", "accuracy"})``.
+
+    On device ``k`` with its shard ``x^k`` ``[b, ...]``, ``y^k`` ``[b]`` of the global batch
+    ``[K * b, ...]``: ``g^k = grad_w CE(apply_fn(w^k, x^k), y^k)``, then
+    ``updates, opt_state = optimizer.update(g^k, opt_state, w^k)`` and ``w^k += updates``. The
+    optimizer is responsible for averaging gradients over ``axis_name`` (sync SGD averages before
+    its step; DC-S3GD issues the average and applies an earlier one). The metrics are the batch
+    loss and accuracy *before* the update, averaged over the axis (so they describe the global
+    batch when the shards have equal size).
+
+    Args:
+        apply_fn: ``apply_fn(params, x) -> logits [b, c]``.
+        optimizer: an optax transform built with the same ``axis_name`` (or None for one device).
+        axis_name: the mapped axis of the devices; None for a single device.
+
+    Returns:
+        A pure, jit-safe per-device function.
+    """
+    axis_name = check_axis_name(axis_name)
+    if not isinstance(optimizer, optax.GradientTransformation):
+        raise TypeError(f"optimizer must be an optax.GradientTransformation, got {optimizer!r}")
+
+    def loss_fn(params, x, y):
+        logits = apply_fn(params, x)
+        return cross_entropy(logits, y), logits
+
+    def step(state: TrainState, x: jax.Array, y: jax.Array):
+        (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, x, y)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        metrics = {"loss": loss, "accuracy": accuracy(logits, y)}
+        if axis_name is not None:
+            metrics = jax.lax.pmean(metrics, axis_name)
+        return TrainState(params, opt_state, state.step + 1), metrics
+
+    return step
