@@ -14,7 +14,7 @@ from typing import Any
 import jax
 import optax
 
-from jaxml.models.classifier import TrainState, accuracy, cross_entropy
+from jaxml.models.classifier import TrainState, make_train_step
 from jaxml.parallel._checks import check_axis_name
 
 PyTree = Any
@@ -50,17 +50,13 @@ def make_data_parallel_step(
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(f"optimizer must be an optax.GradientTransformation, got {optimizer!r}")
 
-    def loss_fn(params, x, y):
-        logits = apply_fn(params, x)
-        return cross_entropy(logits, y), logits
+    base_step = make_train_step(apply_fn, optimizer)  # the plain step; the all-reduce of the
+    # gradients happens inside the optimizer (sync_sgd / dc_s3gd), so only metrics are averaged.
 
     def step(state: TrainState, x: jax.Array, y: jax.Array):
-        (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, x, y)
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        metrics = {"loss": loss, "accuracy": accuracy(logits, y)}
+        new_state, metrics = base_step(state, x, y)
         if axis_name is not None:
             metrics = jax.lax.pmean(metrics, axis_name)
-        return TrainState(params, opt_state, state.step + 1), metrics
+        return new_state, metrics
 
     return step
