@@ -1,0 +1,88 @@
+"""Hyperbolic embeddings and optimal transport for unsupervised hierarchy matching.
+
+Alvarez-Melis, Mroueh & Jaakkola, AISTATS 2020, on top of Poincare embeddings (Nickel & Kiela,
+NeurIPS 2017) and gyrovector operations (Ganea et al., NeurIPS 2018).
+
+* :mod:`~jaxml.hyperbolic.poincare`: the ball's geometry (distance, Mobius operations, exp/log).
+* :mod:`~jaxml.hyperbolic.isometry`: rotations + Mobius translations.
+* :class:`PoincareCost`: an ott-jax ``CostFn``.
+* :func:`riemannian_sgd`, :func:`make_poincare_trainer`, :func:`train_poincare_embeddings`,
+  :func:`reconstruction_metrics`: Poincare embeddings.
+* :func:`align`: hyperbolic OT, Euclidean Wasserstein-Procrustes, Gromov-Wasserstein.
+* :func:`precision_at_k`, :func:`match_by_lemmas`, ...: evaluation and ground truth.
+* :func:`synthetic_hierarchy`, :func:`wordnet_hierarchy`, ...: hierarchy sources.
+"""
+
+from jaxml.hyperbolic import poincare
+from jaxml.hyperbolic.alignment import METHODS, AlignmentResult, EuclideanMap, align, apply_map
+from jaxml.hyperbolic.cost import PoincareCost
+from jaxml.hyperbolic.embeddings import (
+    NEGATIVE_MODES,
+    PoincareTrainState,
+    TrainingResult,
+    make_poincare_trainer,
+    poincare_embedding_loss,
+    train_poincare_embeddings,
+)
+from jaxml.hyperbolic.hierarchies import (
+    HierarchyData,
+    permute_hierarchy,
+    remove_edges,
+    synthetic_hierarchy,
+    tree_orbit_sizes,
+    wordnet_hierarchy,
+)
+from jaxml.hyperbolic.isometry import (
+    Isometry,
+    apply_isometry,
+    compose_isometries,
+    identity_isometry,
+    invert_isometry,
+    random_isometry,
+    random_rotation,
+)
+from jaxml.hyperbolic.matching import (
+    match_by_keys,
+    match_by_lemmas,
+    precision_at_k,
+    true_match_from_permutation,
+)
+from jaxml.hyperbolic.reconstruction import ReconstructionMetrics, reconstruction_metrics
+from jaxml.hyperbolic.rsgd import RiemannianSGDState, riemannian_sgd
+
+__all__ = [
+    "METHODS",
+    "NEGATIVE_MODES",
+    "AlignmentResult",
+    "EuclideanMap",
+    "HierarchyData",
+    "Isometry",
+    "PoincareCost",
+    "PoincareTrainState",
+    "ReconstructionMetrics",
+    "RiemannianSGDState",
+    "TrainingResult",
+    "align",
+    "apply_isometry",
+    "apply_map",
+    "compose_isometries",
+    "identity_isometry",
+    "invert_isometry",
+    "make_poincare_trainer",
+    "match_by_keys",
+    "match_by_lemmas",
+    "permute_hierarchy",
+    "poincare",
+    "poincare_embedding_loss",
+    "precision_at_k",
+    "random_isometry",
+    "random_rotation",
+    "reconstruction_metrics",
+    "remove_edges",
+    "riemannian_sgd",
+    "synthetic_hierarchy",
+    "train_poincare_embeddings",
+    "tree_orbit_sizes",
+    "true_match_from_permutation",
+    "wordnet_hierarchy",
+]

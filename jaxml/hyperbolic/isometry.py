@@ -1,0 +1,171 @@
+"""Isometries of the Poincare ball: rotations composed with Mobius translations.
+
+Every isometry of the ball ``B_c^d`` that preserves orientation or not can be written
+``g(x) = a (+) (R x)`` with ``R`` orthogonal (``R^T R = I``) and ``a`` in the ball: ``R`` fixes the
+origin and ``x -> a (+) x`` is the Mobius (left gyro-) translation sending 0 to ``a``
+(Ungar 2008; Ganea et al. 2018, Sec. 2). The inverse is ``g^{-1}(y) = R^T ((-a) (+) y)`` by left
+cancellation. A Mobius translation is not linear in ambient coordinates: orthogonal Procrustes in
+R^d cannot represent it, which is the negative result of Alvarez-Melis et al. (2020).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from jaxml.hyperbolic import poincare
+from jaxml.hyperbolic._checks import check_curvature, check_float, check_int, check_points
+
+__all__ = [
+    "Isometry",
+    "apply_isometry",
+    "compose_isometries",
+    "identity_isometry",
+    "invert_isometry",
+    "random_isometry",
+    "random_rotation",
+]
+
+
+class Isometry(NamedTuple):
+    """``g(x) = translation (+) (rotation @ x)``.
+
+    Attributes:
+        rotation: ``[d, d]`` orthogonal matrix.
+        translation: ``[d]`` point of the ball (``g(0)``).
+    """
+
+    rotation: jax.Array
+    translation: jax.Array
+
+
+def _check_isometry(iso: Isometry, d: int | None = None) -> int:
+    rot, tr = jnp.shape(iso.rotation), jnp.shape(iso.translation)
+    if len(rot) != 2 or rot[0] != rot[1]:
+        raise ValueError(f"isometry.rotation must be a square [d, d] matrix; got shape {rot}")
+    if tr != (rot[0],):
+        raise ValueError(
+            f"isometry.translation must have shape [d] = ({rot[0]},) matching the rotation; "
+            f"got {tr}"
+        )
+    if d is not None and rot[0] != d:
+        raise ValueError(
+            f"the isometry acts on d = {rot[0]} dimensions but the points have d = {d}"
+        )
+    return rot[0]
+
+
+def apply_isometry(iso: Isometry, x: ArrayLike, c: float = 1.0) -> jax.Array:
+    """``g(x) = a (+)_c (R x)`` for each point.
+
+    Args:
+        iso: the isometry.
+        x: ``[..., d]`` points in the ball.
+        c: curvature magnitude.
+
+    Returns:
+        ``[..., d]`` the moved points; ``d_c(g(x), g(y)) = d_c(x, y)``.
+    """
+    check_curvature(c)
+    check_points(x, "x", c)
+    _check_isometry(iso, jnp.shape(x)[-1])
+    x = jnp.asarray(x)
+    rotated = x @ jnp.asarray(iso.rotation, x.dtype).T
+    return poincare.mobius_add(jnp.asarray(iso.translation, x.dtype), rotated, c)
+
+
+def invert_isometry(iso: Isometry) -> Isometry:
+    """The inverse ``g^{-1}(y) = R^T ((-a) (+) y) = (-R^T a) (+) (R^T y)``.
+
+    Left translations and rotations commute as ``R (a (+) x) = (R a) (+) (R x)``, so
+    ``R^T ((-a) (+) y) = (-R^T a) (+) (R^T y)``.
+
+    Args:
+        iso: the isometry to invert.
+
+    Returns:
+        The inverse, again as rotation + translation.
+    """
+    _check_isometry(iso)
+    rot_t = jnp.asarray(iso.rotation).T
+    return Isometry(rotation=rot_t, translation=-(rot_t @ jnp.asarray(iso.translation)))
+
+
+def random_rotation(key: jax.Array, dim: int, dtype=None) -> jax.Array:
+    """A Haar-distributed orthogonal ``[dim, dim]`` matrix (QR of a Gaussian, signs fixed).
+
+    Args:
+        key: PRNG key.
+        dim: the dimension, >= 1.
+        dtype: float dtype (default: JAX's default float).
+
+    Returns:
+        ``[dim, dim]`` orthogonal matrix (determinant +1 or -1).
+    """
+    dim = check_int(dim, "dim", minimum=1)
+    dtype = dtype or jnp.result_type(float)
+    g = jax.random.normal(key, (dim, dim), dtype)
+    q, r = jnp.linalg.qr(g)
+    return q * jnp.sign(jnp.where(jnp.diag(r) == 0, 1.0, jnp.diag(r)))[None, :]
+
+
+def random_isometry(
+    key: jax.Array, dim: int, translation_norm: float = 0.5, c: float = 1.0, dtype=None
+) -> Isometry:
+    """A random isometry: a Haar rotation and a translation of the given norm in a random direction.
+
+    Args:
+        key: PRNG key.
+        dim: dimension d >= 1.
+        translation_norm: ``|g(0)|``, in ``[0, 1/sqrt(c))``; the hyperbolic distance the origin
+            moves is ``(2/sqrt c) artanh(sqrt(c) translation_norm)``.
+        c: curvature magnitude.
+        dtype: float dtype.
+
+    Returns:
+        An :class:`Isometry`.
+    """
+    check_curvature(c)
+    radius = 1.0 / float(jnp.sqrt(c))
+    t = check_float(translation_norm, "translation_norm", positive=False, below=radius)
+    dtype = dtype or jnp.result_type(float)
+    k_rot, k_dir = jax.random.split(key)
+    rotation = random_rotation(k_rot, dim, dtype)
+    direction = jax.random.normal(k_dir, (dim,), dtype)
+    direction = direction / jnp.linalg.norm(direction)
+    return Isometry(rotation=rotation, translation=t * direction)
+
+
+def identity_isometry(dim: int, dtype=None) -> Isometry:
+    """The identity map of the ``dim``-ball."""
+    dim = check_int(dim, "dim", minimum=1)
+    dtype = dtype or jnp.result_type(float)
+    return Isometry(rotation=jnp.eye(dim, dtype=dtype), translation=jnp.zeros((dim,), dtype))
+
+
+def compose_isometries(outer: Isometry, inner: Isometry, c: float = 1.0) -> Isometry:
+    """The isometry ``outer o inner`` written again as ``t (+) (R x)``.
+
+    ``t = outer(inner(0))``, and ``x -> (-t) (+) outer(inner(x))`` is an isometry fixing 0, hence
+    the orthogonal map ``R``; its columns are read off at ``x = s e_i`` (``s = 0.25``).
+
+    Args:
+        outer: applied second.
+        inner: applied first.
+        c: curvature magnitude.
+
+    Returns:
+        An :class:`Isometry` equal to the composition.
+    """
+    d = _check_isometry(inner)
+    _check_isometry(outer, d)
+    check_curvature(c)
+    dtype = jnp.result_type(inner.rotation, outer.rotation)
+    t = apply_isometry(outer, apply_isometry(inner, jnp.zeros((d,), dtype), c), c)
+    s = 0.25 / jnp.sqrt(jnp.asarray(c, dtype))
+    probes = s * jnp.eye(d, dtype=dtype)
+    moved = poincare.mobius_add(-t, apply_isometry(outer, apply_isometry(inner, probes, c), c), c)
+    return Isometry(rotation=moved.T / s, translation=t)

@@ -1,0 +1,157 @@
+"""Alignment: recovering a known isometry, the Euclidean baseline's failure, precision@k, errors."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxml.hyperbolic import (
+    align,
+    apply_isometry,
+    apply_map,
+    match_by_keys,
+    match_by_lemmas,
+    permute_hierarchy,
+    precision_at_k,
+    random_isometry,
+    remove_edges,
+    synthetic_hierarchy,
+    tree_orbit_sizes,
+    true_match_from_permutation,
+)
+from jaxml.hyperbolic import poincare as P
+
+
+def _np_mobius_add(x, y):
+    xy, x2, y2 = x @ y, x @ x, y @ y
+    return ((1 + 2 * xy + y2) * x + (1 - x2) * y) / (1 + 2 * xy + x2 * y2)
+
+
+def _tree_embedding(seed: int, num_nodes: int, dim: int, edge_length: float = 1.2):
+    """A tree drawn directly in the ball, no training: each child at hyperbolic distance
+    ``edge_length`` from its parent in a random direction, ``exp_p(v) = p (+) tanh(L/2) u``."""
+    tree = synthetic_hierarchy(seed, num_nodes=num_nodes)
+    rng = np.random.default_rng(seed)
+    parent = np.full(num_nodes, -1)
+    parent[tree.parent_edges[:, 0]] = tree.parent_edges[:, 1]
+    pts = np.zeros((num_nodes, dim))
+    for v in range(1, num_nodes):  # parents precede children in random_tree
+        direction = rng.normal(size=dim)
+        direction /= np.linalg.norm(direction)
+        pts[v] = _np_mobius_add(pts[parent[v]], np.tanh(edge_length / 2) * direction)
+    return np.asarray(P.project(pts.astype(np.float32), 1e-4)), tree
+
+
+@pytest.fixture(scope="module")
+def isometric_pair():
+    """39 embedded tree nodes and a relabelled copy moved by a large isometry (+ tiny noise).
+
+    (39 nodes, d = 3 and FAST are also the tiny sizes of the figure smoke tests, which then
+    reuse these compiled programs.)"""
+    x, tree = _tree_embedding(0, 39, 3)
+    iso = random_isometry(jax.random.key(7), 3, translation_norm=0.9)
+    moved = np.asarray(apply_isometry(iso, x))
+    noise = 1e-3 * np.random.default_rng(1).normal(size=moved.shape)
+    moved = np.asarray(P.project(P.expmap(moved, noise / np.asarray(
+        P.conformal_factor(moved))[:, None]), 1e-5))
+    perm = np.random.default_rng(2).permutation(39)
+    y = np.empty_like(moved)
+    y[perm] = moved  # item i of x is item perm[i] of y
+    return x, y, true_match_from_permutation(perm), iso
+
+
+FAST = dict(num_restarts=4, num_iters=12, gw_iterations=20)
+
+
+def test_hyperbolic_ot_recovers_the_isometry(isometric_pair):
+    x, y, truth, _ = isometric_pair
+    result = align(x, y, "hyperbolic_ot", key=jax.random.key(0), **FAST)
+    assert result.plan.shape == (39, 39) and result.log_plan.shape == (39, 39)
+    np.testing.assert_allclose(np.asarray(result.plan).sum(1), 1 / 39, rtol=1e-2)
+    assert float(precision_at_k(result.log_plan, truth, 1)) >= 0.95
+    assert float(np.mean(np.asarray(result.matching) == truth)) >= 0.95
+    # The fitted map is an isometry that sends x onto its counterparts.
+    np.testing.assert_allclose(np.asarray(apply_map(result.mapping, x)),
+                               np.asarray(result.mapped_x), atol=1e-4)
+    rot = np.asarray(result.mapping.rotation)
+    np.testing.assert_allclose(rot @ rot.T, np.eye(3), atol=1e-4)
+    err = np.asarray(P.distance(result.mapped_x, y[truth]))
+    assert np.median(err) < 0.05
+
+
+def test_euclidean_procrustes_fails_under_a_mobius_translation(isometric_pair):
+    x, y, truth, _ = isometric_pair
+    result = align(x, y, "euclidean_procrustes", key=jax.random.key(0), **FAST)
+    assert float(precision_at_k(result.log_plan, truth, 1)) < 0.5
+    # ... while it does recover a pure rotation (no translation): the failure is the translation.
+    rot = np.linalg.qr(np.random.default_rng(3).normal(size=(3, 3)))[0]
+    y_rot = np.empty_like(x)
+    y_rot[truth] = x @ rot.T
+    result = align(x, y_rot, "euclidean_procrustes", key=jax.random.key(0), **FAST)
+    assert float(precision_at_k(result.log_plan, truth, 1)) >= 0.95
+
+
+def test_gromov_wasserstein_needs_no_map(isometric_pair):
+    x, y, truth, _ = isometric_pair
+    result = align(x, y, "gromov_wasserstein", **FAST)
+    assert result.mapping is None and result.mapped_x is None
+    np.testing.assert_allclose(float(jnp.sum(result.plan)), 1.0, rtol=1e-3)
+    # log_plan ranks like the plan.
+    np.testing.assert_array_equal(np.argmax(np.asarray(result.log_plan), 1),
+                                  np.argmax(np.asarray(result.plan), 1))
+    assert float(precision_at_k(result.log_plan, truth, 1)) >= 0.9
+
+
+def test_precision_at_k_counts_ties_pessimistically():
+    scores = jnp.array([[0.9, 0.1, 0.0], [0.2, 0.2, 0.2], [0.1, 0.5, 0.4], [0.3, 0.3, 0.4]])
+    truth = np.array([0, 1, 2, -1])
+    for fn in (precision_at_k, jax.jit(precision_at_k, static_argnums=2)):
+        assert float(fn(scores, truth, 1)) == pytest.approx(1 / 3)  # row 1 is a 3-way tie
+        assert float(fn(scores, truth, 2)) == pytest.approx(2 / 3)
+        assert float(fn(scores, truth, 3)) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        precision_at_k(scores, truth, 0)
+    with pytest.raises(ValueError, match="true_match must have shape"):
+        precision_at_k(scores, truth[:2], 1)
+    with pytest.raises(ValueError, match="no matched row"):
+        precision_at_k(scores, -np.ones(4, int), 1)
+    with pytest.raises(ValueError, match=r"\[-1, m\)"):
+        precision_at_k(scores, np.array([0, 1, 3, 0]), 1)
+
+
+def test_ground_truth_helpers():
+    assert match_by_keys(["a", "b", "c", "c"], ["c", "a", "d"]).tolist() == [1, -1, -1, -1]
+    lemmas_30 = [("moose", "elk", "alces_alces"), ("dog",), ("bat",), ("bat",)]
+    lemmas_33 = [("dog",), ("alces_alces", "elk", "moose", "european_elk"), ("bat",)]
+    # moose: lemma added in one version -> overlap pass; the two "bat"s are ambiguous.
+    assert match_by_lemmas(lemmas_30, lemmas_33).tolist() == [1, 0, -1, -1]
+    assert match_by_lemmas(lemmas_30, lemmas_33, overlap=False).tolist() == [-1, 0, -1, -1]
+    # Orbits: a root with two leaf children -> the leaves are interchangeable.
+    assert tree_orbit_sizes(np.array([[1, 0], [2, 0]]), 3).tolist() == [1, 2, 2]
+    assert tree_orbit_sizes(np.array([[1, 0], [2, 0], [3, 1]]), 4).tolist() == [1, 1, 1, 1]
+    tree = synthetic_hierarchy(0, num_nodes=20)
+    permuted, perm = permute_hierarchy(tree, 1)
+    assert [permuted.names[perm[i]] for i in range(20)] == list(tree.names)
+    assert {tuple(e) for e in permuted.edges.tolist()} == {
+        (int(perm[a]), int(perm[b])) for a, b in tree.edges}
+    fewer = remove_edges(tree, 0.3, 0)
+    assert len(fewer.edges) == round(0.7 * len(tree.edges)) and fewer.num_nodes == 20
+
+
+def test_bad_input_gives_clear_errors():
+    x = jnp.array([[0.1, 0.2], [0.3, -0.1]])
+    with pytest.raises(ValueError, match="same dimension"):
+        align(x, jnp.zeros((2, 3)), "hyperbolic_ot", key=jax.random.key(0))
+    with pytest.raises(ValueError, match="y has 1 point.*outside"):
+        align(x, jnp.array([[1.0, 0.5], [0.0, 0.0]]), "euclidean_procrustes",
+              key=jax.random.key(0))
+    with pytest.raises(ValueError, match="x is empty"):
+        align(jnp.zeros((0, 2)), x, "gromov_wasserstein")
+    with pytest.raises(ValueError, match="method must be one of"):
+        align(x, x, "procrustes")
+    with pytest.raises(ValueError, match="key"):
+        align(x, x, "hyperbolic_ot")
+    with pytest.raises(ValueError, match="epsilon"):
+        align(x, x, "hyperbolic_ot", key=jax.random.key(0), epsilon=-1.0)
+    with pytest.raises(ValueError, match="fraction"):
+        remove_edges(synthetic_hierarchy(0, num_nodes=5), 1.0, 0)
