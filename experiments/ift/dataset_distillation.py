@@ -56,7 +56,7 @@ from experiments.harness.config import require_at_least
 from experiments.harness.plotting import plt, save_figure
 from jaxml.data import load_digits
 from jaxml.implicit import METHODS, BilevelState, bilevel
-from jaxml.implicit.hparams import distilled_labels, init_distilled_inputs
+from jaxml.implicit.hparams import distilled_labels, init_distilled_inputs, l2_penalty
 from jaxml.models import MLP, cross_entropy, evaluate
 
 PAPER = (
@@ -140,15 +140,13 @@ class Config:
 # losses and the fresh-model protocol
 
 
-def _l2(params) -> jax.Array:
-    return 0.5 * sum(jnp.sum(jnp.square(w)) for w in jax.tree.leaves(params))
-
-
 def make_losses(model: MLP, weight_decay: float):
     """``train_loss(params, images, labels)`` (inner) and ``val_loss(params, images, x, y)``."""
 
+    log_decay = jnp.log(jnp.float32(weight_decay))  # one fixed decay for every weight
+
     def train_loss(params, images, labels):
-        return cross_entropy(model.apply(params, images), labels) + weight_decay * _l2(params)
+        return cross_entropy(model.apply(params, images), labels) + l2_penalty(params, log_decay)
 
     def val_loss(params, images, x, y):
         del images  # no direct dependence: the whole hypergradient is the implicit term
