@@ -87,7 +87,6 @@ class Config:
             "eval_every": 10,
             "checkpoint_every": 10,
             "timing_calls": 3,
-            "target_accuracy": 0.3,
         },
     }
 
@@ -98,8 +97,9 @@ class Config:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if not self.models:
             raise ValueError("models must name at least one of ('mlp', 'cnn')")
-        require_at_least(self, 1, "batch_size", "num_steps", "eval_every", "checkpoint_every",
-                         "timing_calls")
+        require_at_least(
+            self, 1, "batch_size", "num_steps", "eval_every", "checkpoint_every", "timing_calls"
+        )
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
 
@@ -213,6 +213,7 @@ def train_one(config: Config, model_name: str, workdir: Path) -> dict:
         eval_fn=eval_fn,
         eval_every=config.eval_every,
         desc=f"{config.dataset}/{model_name}",
+        config=config,
     )
     test = eval_jit(result.state.params, jnp.asarray(data.test.x), jnp.asarray(data.test.y))
 
@@ -309,8 +310,11 @@ def summarize(metrics: dict) -> Summary:
     target = metrics["target_accuracy"]
     worst = min(m["test_accuracy"] for m in metrics["models"].values())
     ok = worst >= target
-    verdict = f"lowest test accuracy {worst:.3f} {'>=' if ok else '<'} target {target:.2f}"
-    return Summary(numbers, ok, verdict)
+    verdict = (
+        f"lowest test accuracy over {len(metrics['models'])} model(s) {worst:.3f} "
+        f"{'>=' if ok else '<'} target {target:.2f}"
+    )
+    return Summary(numbers, ok, verdict, {"min test accuracy of every model": target})
 
 
 main = experiment_main(__name__, Config, run)

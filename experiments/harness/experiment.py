@@ -25,6 +25,10 @@ from experiments.harness.io import write_json_atomic
 RESULTS_DIR = Path("results")
 
 
+SMOKE_SCALE = "tiny"
+SMOKE_VERDICT = "smoke run, no verdict"
+
+
 class Summary(NamedTuple):
     """A figure's entry in results/REPORT.md.
 
@@ -32,11 +36,37 @@ class Summary(NamedTuple):
         numbers: name -> measured value, in the order to show.
         matches: whether our result supports the paper's claim.
         verdict: one sentence saying why (which numbers decide it).
+        thresholds: name -> value of every threshold the rule used (a tolerance, a margin, a
+            minimum number of seeds); printed next to the verdict so a reader can see how strict
+            the rule was. Every figure's ``summarize`` must fill it.
     """
 
     numbers: dict[str, Any]
     matches: bool
     verdict: str
+    thresholds: dict[str, Any] | None = None
+
+
+def is_smoke_run(metrics: dict[str, Any]) -> bool:
+    """Whether ``metrics`` came from a ``--scale tiny`` run, which never gets a verdict.
+
+    A tiny run checks that the code runs end to end; its numbers say nothing about the paper's
+    claim, so the report and the CLI print :data:`SMOKE_VERDICT` instead of yes/no.
+    """
+    return metrics.get("scale") == SMOKE_SCALE
+
+
+def verdict_label(summary: "Summary", metrics: dict[str, Any]) -> str:
+    """``"yes"``, ``"no"`` or :data:`SMOKE_VERDICT` for a figure's summary of ``metrics``."""
+    if is_smoke_run(metrics):
+        return SMOKE_VERDICT
+    return "yes" if summary.matches else "no"
+
+
+def format_thresholds(summary: "Summary") -> str:
+    """``"tol = 0.02, seeds >= 3"``-style text of ``summary.thresholds`` (empty if none)."""
+    items = (summary.thresholds or {}).items()
+    return ", ".join(f"{k} = {v:.4g}" if isinstance(v, float) else f"{k} = {v}" for k, v in items)
 
 
 def figure_id(module_name: str) -> str:
@@ -65,6 +95,8 @@ def write_outputs(
     write_json_atomic(workdir / "config.json", cfg)
     metrics = dict(metrics)
     metrics["figures"] = list(figures)
+    if "scale" in cfg:
+        metrics["scale"] = cfg["scale"]
     for name in figures:
         if not (workdir / name).is_file():
             raise FileNotFoundError(f"figure {name} was listed but not written under {workdir}")
@@ -94,7 +126,10 @@ def experiment_main(
             summary = summarize(metrics)
             for key, value in summary.numbers.items():
                 print(f"  {key}: {value}")
-            print(f"  claim holds: {summary.matches} ({summary.verdict})")
+            label = verdict_label(summary, metrics)
+            print(f"  conclusion matches: {label} ({summary.verdict})")
+            if summary.thresholds:
+                print(f"  thresholds: {format_thresholds(summary)}")
         print(f"[{figure_id(module_name)}] done in {elapsed:.1f} s; outputs in {workdir}")
         return metrics
 

@@ -10,9 +10,10 @@ For tests of that property the environment variable ``JAXML_CRASH_AT_STEP=N`` ma
 exit abruptly (``os._exit``: no cleanup, no flush, like SIGKILL) right after step N completes.
 """
 
+import dataclasses
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -57,6 +58,7 @@ def train_loop(
     eval_fn: Callable[[PyTree], dict[str, Any]] | None = None,
     eval_every: int = 100,
     desc: str = "train",
+    config: Any = None,
 ) -> LoopResult:
     """Runs ``state = step_fn(state, step)`` for ``step`` in ``[start, num_steps)``.
 
@@ -71,6 +73,13 @@ def train_loop(
             the end; the records form the returned history.
         eval_every: evaluation period in steps.
         desc: the progress bar's label.
+        config: the run's configuration (a dataclass or a mapping of JSON-able values). It is
+            saved with every checkpoint, and a checkpoint written under a different config is
+            refused (the error names the fields that differ) instead of being silently resumed.
+
+    Raises:
+        ValueError: ``num_steps`` < 0, a period < 1, a checkpoint written with a different
+            ``config``, or a checkpoint whose step is past ``num_steps``.
     """
     if num_steps < 0:
         raise ValueError(f"num_steps must be >= 0, got {num_steps}")
@@ -80,6 +89,7 @@ def train_loop(
         )
     crash_at = int(os.environ[CRASH_ENV]) if os.environ.get(CRASH_ENV) else None
 
+    saved_config = _config_record(config)
     state, history, start = init_state, [], 0
     ckpt = Checkpointer(checkpoint_dir) if checkpoint_dir is not None else None
     try:
@@ -87,6 +97,7 @@ def train_loop(
             restored = ckpt.restore(init_state)
             if restored is not None:
                 start, state, record = restored
+                _check_resumable(ckpt.directory, start, num_steps, record.get("config"), config)
                 history = list(record["history"])
 
         def evaluate(step: int) -> None:
@@ -120,7 +131,7 @@ def train_loop(
                 if done % eval_every == 0 or done == num_steps:
                     evaluate(done)
                 if ckpt is not None and (done % checkpoint_every == 0 or done == num_steps):
-                    ckpt.save(done, state, {"history": history})
+                    ckpt.save(done, state, {"history": history, "config": saved_config})
                 if crash_at is not None and done == crash_at:
                     os._exit(17)
         if num_steps == start:
@@ -129,3 +140,40 @@ def train_loop(
         if ckpt is not None:
             ckpt.close()
     return LoopResult(state, history, start, train_seconds)
+
+
+def _config_record(config: Any) -> dict[str, Any] | None:
+    """``config`` as the JSON-able dict stored in checkpoints (None when not given)."""
+    from experiments.harness.io import to_jsonable
+
+    if config is None:
+        return None
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        config = dataclasses.asdict(config)
+    if not isinstance(config, Mapping):
+        raise TypeError(f"config must be a dataclass instance or a mapping, got {type(config)}")
+    return to_jsonable(dict(config))
+
+
+def _check_resumable(
+    directory: Path, step: int, num_steps: int, saved: dict | None, config: Any
+) -> None:
+    """Refuses a checkpoint that this run must not continue from (see :func:`train_loop`)."""
+    current = _config_record(config)
+    if saved is not None and current is not None and saved != current:
+        fields = sorted(set(saved) | set(current))
+        diff = [
+            f"{k}: checkpoint {saved.get(k, '<missing>')!r} vs now {current.get(k, '<missing>')!r}"
+            for k in fields
+            if saved.get(k, "<missing>") != current.get(k, "<missing>")
+        ]
+        raise ValueError(
+            f"the checkpoint in {directory} was written with a different config ("
+            + "; ".join(diff)
+            + "); use another --workdir or delete that folder to start afresh"
+        )
+    if step > num_steps:
+        raise ValueError(
+            f"the checkpoint in {directory} is at step {step}, past num_steps={num_steps}; "
+            "use another --workdir or delete that folder to start afresh"
+        )

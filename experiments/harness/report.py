@@ -8,7 +8,13 @@ from types import ModuleType
 from typing import Any, NamedTuple
 
 import experiments
-from experiments.harness.experiment import Summary, figure_id
+from experiments.harness.experiment import (
+    SMOKE_VERDICT,
+    Summary,
+    figure_id,
+    format_thresholds,
+    is_smoke_run,
+)
 from experiments.harness.io import read_json
 
 # Sub-packages of experiments/ that hold no figures.
@@ -85,7 +91,12 @@ def render_report(outcomes: list[FigureOutcome], *, results_dir: Path, scale: st
     for o in outcomes:
         summary = o.module.summarize(o.metrics) if o.metrics is not None else None
         summaries[o.figure] = summary
-        status = "FAILED" if summary is None else ("yes" if summary.matches else "**no**")
+        if summary is None:
+            status = "FAILED"
+        elif is_smoke_run(o.metrics):
+            status = SMOKE_VERDICT
+        else:
+            status = "yes" if summary.matches else "**no**"
         secs = "" if o.seconds is None else f"{o.seconds:.0f}"
         lines.append(
             f"| [{o.figure}](#{o.figure.replace('/', '')}) | {o.module.PAPER} | {status} | {secs} |"
@@ -108,11 +119,13 @@ def render_report(outcomes: list[FigureOutcome], *, results_dir: Path, scale: st
             continue
         lines += ["| measured | value |", "|---|---|"]
         lines += [f"| {k} | {_fmt(v)} |" for k, v in summary.numbers.items()]
-        lines += [
-            "",
-            f"**Conclusion matches: {'yes' if summary.matches else 'no'}.** {summary.verdict}",
-            "",
-        ]
+        if is_smoke_run(o.metrics):
+            head = f"**Conclusion: {SMOKE_VERDICT}** (scale tiny checks that the code runs)."
+        else:
+            head = f"**Conclusion matches: {'yes' if summary.matches else 'no'}.**"
+        lines += ["", f"{head} {summary.verdict}", ""]
+        if summary.thresholds:
+            lines += [f"**Thresholds used.** {format_thresholds(summary)}", ""]
         for name in o.metrics.get("figures", []):
             rel = (o.workdir / name).resolve().relative_to(results_dir.resolve())
             lines.append(f"![{o.figure} {name}]({rel.as_posix()})")

@@ -233,3 +233,73 @@ def test_discovery_finds_the_baseline_and_filters():
     ]
     with pytest.raises(ValueError, match="matches no figure"):
         discover_figures(("no-such-paper",))
+
+
+def test_train_loop_refuses_a_checkpoint_of_another_config(tmp_path):
+    step = jax.jit(_quadratic_step)
+    cfg = _Cfg()
+    train_loop(
+        jnp.zeros(3), step, num_steps=5, checkpoint_dir=tmp_path, checkpoint_every=5, config=cfg
+    )
+    # Same config resumes (nothing left to do).
+    again = train_loop(
+        jnp.zeros(3), step, num_steps=5, checkpoint_dir=tmp_path, checkpoint_every=5, config=cfg
+    )
+    assert again.resumed_from == 5
+    other = dataclasses.replace(cfg, lr=0.5, name="b")
+    with pytest.raises(ValueError, match=r"different config \(lr: checkpoint 0.1 vs now 0.5; name"):
+        train_loop(jnp.zeros(3), step, num_steps=5, checkpoint_dir=tmp_path, config=other)
+
+
+def test_train_loop_refuses_a_checkpoint_past_num_steps(tmp_path):
+    step = jax.jit(_quadratic_step)
+    train_loop(jnp.zeros(3), step, num_steps=10, checkpoint_dir=tmp_path, checkpoint_every=5)
+    with pytest.raises(ValueError, match="at step 10, past num_steps=4"):
+        train_loop(jnp.zeros(3), step, num_steps=4, checkpoint_dir=tmp_path)
+
+
+def _outcome(tmp_path, scale, matches):
+    from types import SimpleNamespace
+
+    from experiments.harness.experiment import Summary
+    from experiments.harness.report import FigureOutcome
+
+    module = SimpleNamespace(
+        __name__="experiments.fake.figure",
+        PAPER="Fake et al.",
+        CLAIM="x beats y",
+        summarize=lambda m: Summary(
+            {"gap": m["gap"]}, m["gap"] > 0.1, "gap vs margin", {"margin": 0.1}
+        ),
+    )
+    metrics = {"gap": 0.5 if matches else 0.0, "scale": scale, "figures": []}
+    return FigureOutcome("fake/figure", module, tmp_path, metrics, 1.0, None)
+
+
+@pytest.mark.parametrize(
+    "scale, matches, label",
+    [
+        ("quick", True, "**Conclusion matches: yes.**"),
+        ("quick", False, "**Conclusion matches: no.**"),
+        ("full", True, "**Conclusion matches: yes.**"),
+        ("tiny", True, "**Conclusion: smoke run, no verdict**"),
+        ("tiny", False, "**Conclusion: smoke run, no verdict**"),
+    ],
+)
+def test_report_prints_verdict_thresholds_and_never_judges_a_smoke_run(
+    tmp_path, scale, matches, label
+):
+    from experiments.harness.report import render_report
+
+    text = render_report([_outcome(tmp_path, scale, matches)], results_dir=tmp_path, scale=scale)
+    assert label in text
+    assert "**Thresholds used.** margin = 0.1" in text
+    if scale == "tiny":
+        assert "Conclusion matches" not in text and "| smoke run, no verdict |" in text
+
+
+def test_write_outputs_records_the_scale(tmp_path):
+    from experiments.harness.experiment import write_outputs
+
+    metrics = write_outputs(tmp_path, _Cfg(scale="tiny"), {"a": 1.0})
+    assert metrics["scale"] == "tiny" and read_json(tmp_path / "metrics.json")["scale"] == "tiny"
