@@ -11,6 +11,7 @@ not -- only the ring buffer that stores the in-flight average does.
 """
 
 import re
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -51,8 +52,12 @@ class CollectiveDependence(NamedTuple):
     async_pairs: int
 
 
-def _opcode(rhs: str) -> str | None:
-    # rhs = "<type> <opcode>(<operands>), attrs"; the type may itself hold parentheses (tuples).
+def _split_rhs(rhs: str) -> tuple[str | None, str, str]:
+    """``(opcode, operand text, attribute text)`` of ``"<type> <opcode>(<operands>), attrs"``.
+
+    The type may itself hold parentheses (tuples) and the operands may carry their types
+    (``add(f32[] %a, f32[] %b)``): both are skipped by bracket depth, not by regex.
+    """
     depth, i = 0, 0
     while i < len(rhs):  # skip the type: up to the first space at bracket depth 0
         c = rhs[i]
@@ -64,10 +69,23 @@ def _opcode(rhs: str) -> str | None:
             break
         i += 1
     m = re.match(r"\s*([a-z][a-z0-9\-]*)\(", rhs[i:])
-    return m.group(1) if m else None
+    if not m:
+        return None, "", rhs[i:]
+    start = i + m.end()  # just after the opening parenthesis
+    depth, j = 1, start
+    while j < len(rhs) and depth:
+        if rhs[j] in "([{":
+            depth += 1
+        elif rhs[j] in ")]}":
+            depth -= 1
+        j += 1
+    return m.group(1), rhs[start : j - 1], rhs[j:]
 
 
 def _parse(hlo_text: str) -> tuple[str, dict[str, dict[str, Any]]]:
+    """``(entry name, computations)``; per computation ``instrs[name] = {opcode, operands,
+    attrs}`` (operand names and the names referenced in the attributes, e.g. ``to_apply=``,
+    ``body=``, ``calls=``), ``order`` (text order) and ``root``."""
     computations: dict[str, dict[str, Any]] = {}
     entry, current = None, None
     for line in hlo_text.splitlines():
@@ -86,14 +104,51 @@ def _parse(hlo_text: str) -> tuple[str, dict[str, dict[str, Any]]]:
         if not m:
             continue
         name, rhs = m.group(2), m.group(3)
+        opcode, operands, attrs = _split_rhs(rhs)
         comp = computations[current]
-        comp["instrs"][name] = {"opcode": _opcode(rhs), "refs": _NAME.findall(rhs)}
+        comp["instrs"][name] = {
+            "opcode": opcode,
+            "operands": _NAME.findall(operands),
+            "attrs": _NAME.findall(attrs),
+        }
         comp["order"].append(name)
         if m.group(1):
             comp["root"] = name
     if entry is None:
         raise ValueError("hlo_text has no ENTRY computation; pass compiled.as_text()")
     return entry, computations
+
+
+def _any_reachable(
+    roots: Any, children: Callable[[str], list[str]], own: Callable[[str], bool], what: str
+) -> dict[str, bool]:
+    """``value[n] = own(n) or any(value[c] for c in children(n))`` for every node reachable from
+    ``roots``, evaluated in post-order (each node after all of its children) with an explicit
+    stack, so that arbitrarily deep graphs do not hit Python's recursion limit. Every node is
+    evaluated once (the memo is complete when a node is read). Raises ValueError on a cycle.
+    """
+    value: dict[str, bool] = {}
+    on_path: set[str] = set()
+    for root in roots:
+        if root in value:
+            continue
+        stack = [(root, iter(children(root)))]
+        on_path.add(root)
+        while stack:
+            node, pending = stack[-1]
+            for child in pending:
+                if child in value:
+                    continue
+                if child in on_path:
+                    raise ValueError(f"hlo_text has a cycle through {what} %{child}")
+                on_path.add(child)
+                stack.append((child, iter(children(child))))
+                break
+            else:  # every child is evaluated: evaluate the node
+                stack.pop()
+                on_path.discard(node)
+                value[node] = own(node) or any(value[c] for c in children(node))
+    return value
 
 
 def collective_dependence(hlo_text: str, out_tree: Any = None) -> CollectiveDependence:
@@ -111,56 +166,36 @@ def collective_dependence(hlo_text: str, out_tree: Any = None) -> CollectiveDepe
         ValueError: no entry computation, or ``out_tree`` with a different number of leaves.
     """
     entry, comps = _parse(hlo_text)
-    # Computations that contain a collective, directly or through the computations they call.
-    contains: dict[str, bool] = {}
 
-    def has_collective(comp_name: str, visiting: frozenset = frozenset()) -> bool:
-        if comp_name in contains:
-            return contains[comp_name]
-        if comp_name in visiting:
-            return False
-        found = False
-        for ins in comps[comp_name]["instrs"].values():
-            if ins["opcode"] in COLLECTIVE_OPCODES or any(
-                ref in comps and ref != comp_name and has_collective(ref, visiting | {comp_name})
-                for ref in ins["refs"]
-            ):
-                found = True
-                break
-        contains[comp_name] = found
-        return found
+    def called(comp_name: str, ins: dict) -> list[str]:
+        return [r for r in ins["attrs"] if r in comps and r != comp_name]
+
+    # Computations that contain a collective, directly or through the computations they call.
+    calls = {
+        c: sorted({r for ins in comps[c]["instrs"].values() for r in called(c, ins)}) for c in comps
+    }
+    contains = _any_reachable(
+        list(comps),
+        lambda c: calls[c],
+        lambda c: any(ins["opcode"] in COLLECTIVE_OPCODES for ins in comps[c]["instrs"].values()),
+        "computation",
+    )
 
     instrs = comps[entry]["instrs"]
-    collective = set()
-    for name, ins in instrs.items():
-        called = [r for r in ins["refs"] if r in comps and r not in instrs]
-        is_collective = ins["opcode"] in COLLECTIVE_OPCODES
-        if is_collective or any(has_collective(c) for c in called):
-            collective.add(name)
-
-    memo: dict[str, bool] = {}
-
-    def depends(name: str) -> bool:
-        stack, order = [name], []
-        seen = set()
-        while stack:  # iterative DFS (graphs can be deep)
-            n = stack.pop()
-            if n in seen or n in memo:
-                continue
-            seen.add(n)
-            order.append(n)
-            stack.extend(r for r in instrs[n]["refs"] if r in instrs)
-        for n in reversed(order):
-            operands = [r for r in instrs[n]["refs"] if r in instrs]
-            memo[n] = n in collective or any(memo.get(r, False) for r in operands)
-        return memo[name]
+    collective = {
+        name
+        for name, ins in instrs.items()
+        if ins["opcode"] in COLLECTIVE_OPCODES or any(contains[c] for c in called(entry, ins))
+    }
+    operands = {n: [r for r in ins["operands"] if r in instrs] for n, ins in instrs.items()}
 
     root = comps[entry]["root"] or comps[entry]["order"][-1]
     if instrs[root]["opcode"] == "tuple":
-        outputs = [r for r in instrs[root]["refs"] if r in instrs]
+        outputs = operands[root]
     else:
         outputs = [root]
-    flags = [depends(o) for o in outputs]
+    depends = _any_reachable(outputs, operands.__getitem__, collective.__contains__, "instruction")
+    flags = [depends[o] for o in outputs]
     async_pairs = sum(1 for ins in instrs.values() if (ins["opcode"] or "").endswith("-start"))
     if out_tree is not None:
         paths = [
