@@ -17,7 +17,10 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
+
+from jaxml._validation import check_array, check_nonnegative
 
 Params = Any
 Updates = Any
@@ -36,6 +39,24 @@ def _check_same_structure(reference: Any, other: Any, ref_name: str, other_name:
                 f"{other_name} leaves must have the shapes of {ref_name}'s; got {jnp.shape(b)} "
                 f"where {ref_name} has {jnp.shape(a)}."
             )
+
+
+def _check_strength(value: Any, name: str) -> None:
+    """Every leaf of ``value`` is a real number or array with every element finite and >= 0.
+
+    Python numbers, NumPy and concrete JAX arrays are checked by value; traced leaves (under
+    ``jit``/``vmap``) have no value before tracing, so only their dtype is checked.
+    """
+    bare = jax.tree_util.treedef_is_leaf(jax.tree.structure(value))
+    for path, leaf in jax.tree_util.tree_leaves_with_path(value):
+        where = name if bare else f"{name}{jax.tree_util.keystr(path)}"
+        if np.ndim(leaf) == 0 and not isinstance(leaf, str | bytes):
+            check_nonnegative(leaf, where)
+            continue
+        check_array(leaf, where, minimum=0.0)
+        dtype = np.dtype(leaf.dtype if hasattr(leaf, "dtype") else np.asarray(leaf).dtype)
+        if dtype.kind in "bc":
+            raise TypeError(f"{where} must be a real array; got an array of dtype {dtype}")
 
 
 def delay_compensation(
@@ -58,12 +79,15 @@ def delay_compensation(
         The compensated gradient, structure and dtypes of ``stale_grads``.
 
     Raises:
-        ValueError: mismatched structures/shapes, or a negative (concrete) ``lam``.
+        ValueError: mismatched structures/shapes, or a concrete ``lam`` (Python number, NumPy
+            or JAX array, any leaf of a pytree) with an element < 0, NaN or inf; a traced
+            ``lam`` (under ``jit``/``vmap``) has no value before tracing and is not checked.
+        TypeError: a ``lam`` leaf that is not a real number or array (a bool, a string, a
+            complex number).
     """
     _check_same_structure(stale_grads, params, "stale_grads", "params")
     _check_same_structure(stale_grads, stale_params, "stale_grads", "stale_params")
-    if isinstance(lam, (int, float)) and not lam >= 0:
-        raise ValueError(f"lam must be >= 0, got {lam}")
+    _check_strength(lam, "lam")
     if jax.tree.structure(lam) == jax.tree.structure(stale_grads):
         lams = lam  # one strength per leaf (or one array that broadcasts against the only leaf)
     elif jax.tree_util.treedef_is_leaf(jax.tree.structure(lam)) and jnp.ndim(lam) == 0:
@@ -92,9 +116,13 @@ def adaptive_lambda(lam0: ArrayLike, mean_square: Updates, eps: float = 1e-7) ->
 
     Returns:
         A pytree of the structure of ``mean_square``.
+
+    Raises:
+        ValueError: a concrete ``lam0`` (number or array) with an element < 0, NaN or inf (a
+            traced one is not checked), or ``eps <= 0``.
+        TypeError: a ``lam0`` that is not a real number or array.
     """
-    if isinstance(lam0, (int, float)) and not lam0 >= 0:
-        raise ValueError(f"lam0 must be >= 0, got {lam0}")
+    _check_strength(lam0, "lam0")
     if not eps > 0:
         raise ValueError(f"eps must be > 0, got {eps}")
     return jax.tree.map(lambda v: lam0 / jnp.sqrt(v + eps), mean_square)

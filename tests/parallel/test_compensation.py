@@ -93,3 +93,97 @@ def test_bad_input_is_named(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         delay_compensation(**args)
+
+
+def _args(lam):
+    rng = np.random.default_rng(0)
+    return {"stale_grads": _tree(rng), "params": _tree(rng), "stale_params": _tree(rng), "lam": lam}
+
+
+NEGATIVE_STRENGTHS = [
+    # (lam, exception, message): concrete values of every kind are checked by value.
+    (-0.1, ValueError, r"lam must be >= 0; got -0.1"),
+    (-1, ValueError, r"lam must be >= 0; got -1"),
+    (np.float32(-0.5), ValueError, r"lam must be >= 0; got -0.5"),
+    (np.array(-0.5), ValueError, r"lam must be >= 0; got -0.5"),
+    (jnp.array(-0.5), ValueError, r"lam must be >= 0; got -0.5"),
+    (jnp.array(-1e-8), ValueError, r"lam must be >= 0"),
+    (jnp.array(float("nan")), ValueError, r"lam must be finite"),
+    (np.array(np.inf), ValueError, r"lam must be finite"),
+    ({"a": 0.1, "b": jnp.array([1.0, 2.0, -3.0, 0.0, 1.0])}, ValueError, r"lam\['b'\] must have"),
+    ({"a": jnp.array(-2.0), "b": 0.1}, ValueError, r"lam\['a'\] must be >= 0; got -2"),
+    ({"a": 0.1, "b": np.array([1.0, np.nan, 0, 0, 0])}, ValueError, r"lam\['b'\] must be finite"),
+    (True, TypeError, r"lam must be a real number"),
+    (jnp.array(1 + 1j), TypeError, r"lam must be a real number"),
+    ({"a": 0.1, "b": np.ones(5, bool)}, TypeError, r"lam\['b'\] must be a real array"),
+    ("0.1", TypeError, r"lam must be"),
+]
+
+
+@pytest.mark.parametrize("lam,exc,match", NEGATIVE_STRENGTHS)
+def test_delay_compensation_rejects_bad_concrete_strengths(lam, exc, match):
+    with pytest.raises(exc, match=match):
+        delay_compensation(**_args(lam))
+
+
+@pytest.mark.parametrize(
+    "lam0,exc,match",
+    [
+        (-2.0, ValueError, r"lam0 must be >= 0; got -2"),
+        (np.float64(-2.0), ValueError, r"lam0 must be >= 0; got -2"),
+        (jnp.array(-2.0), ValueError, r"lam0 must be >= 0; got -2"),
+        (jnp.array([2.0, -2.0]), ValueError, r"lam0 must have every element >= 0"),
+        (jnp.array(float("nan")), ValueError, r"lam0 must be finite"),
+        (False, TypeError, r"lam0 must be a real number"),
+    ],
+)
+def test_adaptive_lambda_rejects_bad_concrete_strengths(lam0, exc, match):
+    with pytest.raises(exc, match=match):
+        adaptive_lambda(lam0, {"a": np.ones(2)})
+
+
+@pytest.mark.parametrize(
+    "lam",
+    [0.0, 0, 0.3, np.float32(0.3), np.array(0.3), jnp.array(0.3), jnp.array(0.0)],
+)
+def test_valid_concrete_strengths_give_the_formula(x64, lam):
+    args = _args(lam)
+    got = delay_compensation(**args)
+    value = float(np.asarray(lam))
+    for k in args["stale_grads"]:
+        g, w, w_old = args["stale_grads"][k], args["params"][k], args["stale_params"][k]
+        np.testing.assert_allclose(
+            np.asarray(got[k]), g + value * g * g * (w - w_old), rtol=1e-14, atol=1e-14
+        )
+
+
+def test_traced_strengths_still_work_under_jit_and_vmap(x64):
+    # A traced lam has no value before tracing: it is not checked and the formula runs (the
+    # check cannot see a negative traced value; that is the documented limit).
+    args = _args(0.0)
+    g, w, w_old = args["stale_grads"], args["params"], args["stale_params"]
+    jitted = jax.jit(delay_compensation)
+    for value in (0.3, -0.3):
+        got = jitted(g, w, w_old, jnp.array(value))
+        np.testing.assert_allclose(
+            np.asarray(got["a"]), g["a"] + value * g["a"] ** 2 * (w["a"] - w_old["a"]), rtol=1e-14
+        )
+    lams = jnp.array([0.0, 0.5, 2.0])
+    swept = jax.vmap(lambda lam: delay_compensation(g, w, w_old, lam))(lams)
+    for i, value in enumerate([0.0, 0.5, 2.0]):
+        np.testing.assert_allclose(
+            np.asarray(swept["b"][i]),
+            g["b"] + value * g["b"] ** 2 * (w["b"] - w_old["b"]),
+            rtol=1e-14,
+        )
+    v = {"a": np.array([1e-4, 4.0])}
+    got = jax.jit(adaptive_lambda)(jnp.array(2.0), v)
+    np.testing.assert_allclose(np.asarray(got["a"]), 2.0 / np.sqrt(v["a"] + 1e-7), rtol=1e-14)
+    # A per-leaf adaptive strength computed inside jit (traced leaves) is accepted too.
+    per_leaf = jax.jit(
+        lambda g, w, w_old, v: delay_compensation(g, w, w_old, adaptive_lambda(2.0, v))
+    )(g, w, w_old, jax.tree.map(lambda a: a * a, g))
+    lam_a = 2.0 / np.sqrt(g["a"] ** 2 + 1e-7)
+    np.testing.assert_allclose(
+        np.asarray(per_leaf["a"]), g["a"] + lam_a * g["a"] ** 2 * (w["a"] - w_old["a"]), rtol=1e-12
+    )
