@@ -5,13 +5,15 @@ optimization, DC-S3GD, compression) compare their own steps against.
 """
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-PyTree = Any
+from jaxml import _validation as v
+from jaxml._validation import PyTree
+
 ApplyFn = Callable[[PyTree, jax.Array], jax.Array]
 
 
@@ -29,19 +31,42 @@ class TrainState(NamedTuple):
     step: jax.Array
 
 
+def _check_logits_labels(logits, labels, *, logits_name: str = "logits") -> None:
+    """``logits`` ``[n, c]`` floats, ``labels`` ``[n]`` ints in ``[0, c)`` (values if concrete)."""
+    n, c = v.check_array(logits, logits_name, ndim=2, dtype="float", min_size=1)
+    v.check_array(labels, "labels", shape=(n,), dtype="int", minimum=0, maximum=c - 1)
+
+
 def cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    """Mean softmax cross-entropy of ``logits`` ``[n, c]`` against integer ``labels`` ``[n]``."""
+    """Mean softmax cross-entropy of ``logits`` ``[n, c]`` against integer ``labels`` ``[n]``.
+
+    Labels must lie in ``[0, c)`` (checked when concrete; optax would silently wrap -1 to the
+    last class). NaN logits raise when concrete and pass through under ``jit``.
+    """
+    _check_logits_labels(logits, labels)
     return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels))
 
 
 def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     """Fraction of rows of ``logits`` ``[n, c]`` whose argmax equals ``labels`` ``[n]``."""
+    _check_logits_labels(logits, labels)
     return jnp.mean(jnp.argmax(logits, axis=-1) == labels)
 
 
 def init_train_state(params: PyTree, optimizer: optax.GradientTransformation) -> TrainState:
-    """Returns the :class:`TrainState` at step 0 for ``params``."""
+    """Returns the :class:`TrainState` at step 0 for ``params`` (finite, when concrete)."""
+    v.check_optimizer(optimizer)
+    if not jax.tree.leaves(params):
+        raise ValueError("params must hold at least one array; got an empty pytree")
+    v.check_tree_finite(params, "params")
     return TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32))
+
+
+def _check_batch(x, y, *, x_name: str = "x", y_name: str = "y") -> int:
+    """``x`` ``[n, ...]`` finite floats and ``y`` ``[n]`` non-negative int labels; returns n."""
+    shape = v.check_array(x, x_name, min_ndim=1, dtype="float")
+    v.check_array(y, y_name, shape=(shape[0],), dtype="int", minimum=0)
+    return shape[0]
 
 
 def make_train_step(
@@ -54,14 +79,20 @@ def make_train_step(
         optimizer: any optax gradient transformation.
 
     Returns:
-        A pure, jit-safe function; the metrics are those of the batch *before* the update.
+        A pure, jit-safe function; the metrics are those of the batch *before* the update. The
+        batch's shapes are checked when it is traced and its values when it is concrete. Under
+        ``jit`` a non-finite loss is not an error: it is returned in the metrics (the loop that
+        calls the step decides; :func:`experiments.harness.train_loop` stops on it).
     """
+    v.check_callable(apply_fn, "apply_fn")
+    v.check_optimizer(optimizer)
 
     def loss_fn(params, x, y):
         logits = apply_fn(params, x)
         return cross_entropy(logits, y), logits
 
     def step(state: TrainState, x: jax.Array, y: jax.Array):
+        _check_batch(x, y)
         (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, x, y)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
@@ -80,13 +111,16 @@ def evaluate(
     ``lax.map`` (padding masked out), so memory stays at one chunk's activations. Jit it at the
     call site, e.g. ``jax.jit(lambda p, x, y: evaluate(model.apply, p, x, y))``.
     """
-    n = x.shape[0]
+    v.check_callable(apply_fn, "apply_fn")
+    n = _check_batch(x, y)
     if n == 0:
-        raise ValueError("evaluate needs at least one example; got x with 0 rows.")
-    if y.shape[0] != n:
-        raise ValueError(f"x has {n} rows but y has {y.shape[0]}; they must match.")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise ValueError("x must have at least one row (example); got shape (0, ...)")
+    batch_size = v.check_int(batch_size, "batch_size", minimum=1)
+    v.check_tree_finite(params, "params")
+    out = jax.eval_shape(apply_fn, params, x[:1])
+    if len(out.shape) != 2:
+        raise ValueError(f"apply_fn must return logits [n, c]; got shape {out.shape} for one row")
+    v.check_array(y, "y", maximum=out.shape[1] - 1)
     batch_size = min(batch_size, n)
     num_chunks = -(-n // batch_size)
     pad = num_chunks * batch_size - n

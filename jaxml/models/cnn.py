@@ -10,6 +10,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxml import _validation as v
+from jaxml.models.mlp import check_widths
+
 
 class SmallCNN(nn.Module):
     """``(Conv3 -> ReLU -> [AvgPool2])* -> flatten -> Dense -> ReLU -> Dense``.
@@ -31,14 +34,32 @@ class SmallCNN(nn.Module):
     num_outputs: int = 10
     min_spatial: int = 2
 
+    def __post_init__(self):
+        check_widths(self.features, "features", allow_empty=False)
+        v.check_int(self.dense, "dense", minimum=1)
+        v.check_int(self.num_outputs, "num_outputs", minimum=1)
+        v.check_int(self.min_spatial, "min_spatial", minimum=1)
+        super().__post_init__()
+
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         """Returns logits ``[n, num_outputs]`` for inputs ``[n, h, w, c]`` or ``[n, length, c]``."""
         if x.ndim not in (3, 4):
             raise ValueError(
-                "SmallCNN expects channels-last inputs [n, h, w, c] or [n, length, c], got shape "
+                "x must be channels-last [n, h, w, c] or [n, length, c] for SmallCNN; got shape "
                 f"{x.shape}; load images with flatten=False or add a channel axis."
             )
+        v.check_array(x, "x", dtype="float")
+        if self.has_variable("params", "conv_0"):
+            want = self.get_variable("params", "conv_0")["kernel"].shape[-2]
+            if (
+                want != x.shape[-1]
+                or len(self.get_variable("params", "conv_0")["kernel"].shape) != x.ndim
+            ):
+                raise ValueError(
+                    f"x must have {want} channels and the rank these params were initialized "
+                    f"with; got shape {x.shape}"
+                )
         spatial = x.ndim - 2
         for i, channels in enumerate(self.features):
             x = nn.Conv(channels, (3,) * spatial, padding="SAME", name=f"conv_{i}")(x)

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 import flax.linen as nn
 
+from jaxml import _validation as v
 from jaxml.models.cnn import SmallCNN
 from jaxml.models.mlp import MLP
 
@@ -26,8 +27,14 @@ def make_classifier(
         num_classes: output width.
         input_shape: shape of one example, e.g. ``(64,)`` or ``(8, 8, 1)``.
     """
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be >= 2, got {num_classes}.")
+    v.check_choice(name, "name", MODEL_NAMES)
+    v.check_int(num_classes, "num_classes", minimum=2)
+    if isinstance(input_shape, str) or not hasattr(input_shape, "__iter__"):
+        raise TypeError(f"input_shape must be a sequence of ints; got {input_shape!r}")
+    if not tuple(input_shape):
+        raise ValueError("input_shape must hold at least one dimension; got ()")
+    for size in input_shape:
+        v.check_int(size, "input_shape", minimum=1)
     if name == "mlp":
         return MLP(hidden=tuple(hidden), num_outputs=num_classes)
     if name == "cnn":
@@ -37,4 +44,4 @@ def make_classifier(
                 f"input_shape={tuple(input_shape)}. Load images with flatten=False."
             )
         return SmallCNN(features=tuple(features), num_outputs=num_classes)
-    raise ValueError(f"model name must be one of {MODEL_NAMES}, got {name!r}.")
+    raise AssertionError(name)  # unreachable: check_choice above

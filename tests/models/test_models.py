@@ -48,7 +48,7 @@ def test_small_cnn_rejects_flat_inputs():
 def test_make_classifier_by_name_and_errors():
     assert isinstance(make_classifier("mlp", num_classes=10, input_shape=(64,)), MLP)
     assert isinstance(make_classifier("cnn", num_classes=10, input_shape=(8, 8, 1)), SmallCNN)
-    with pytest.raises(ValueError, match="model name must be one of"):
+    with pytest.raises(ValueError, match="name must be one of"):
         make_classifier("resnet", num_classes=10, input_shape=(64,))
     with pytest.raises(ValueError, match="input_shape=\\(64,\\)"):
         make_classifier("cnn", num_classes=10, input_shape=(64,))
@@ -84,9 +84,9 @@ def test_evaluate_chunks_and_padding_match_one_shot(batch_size):
 def test_evaluate_rejects_mismatched_inputs():
     model = MLP(hidden=(), num_outputs=2)
     params = model.init(jax.random.key(0), jnp.ones((1, 3)))
-    with pytest.raises(ValueError, match="x has 4 rows but y has 3"):
+    with pytest.raises(ValueError, match="y must have shape \\[4\\]; got shape \\(3,\\)"):
         evaluate(model.apply, params, jnp.ones((4, 3)), jnp.zeros(3, jnp.int32))
-    with pytest.raises(ValueError, match="at least one example"):
+    with pytest.raises(ValueError, match="x must have at least one row"):
         evaluate(model.apply, params, jnp.ones((0, 3)), jnp.zeros(0, jnp.int32))
 
 
