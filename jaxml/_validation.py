@@ -318,3 +318,40 @@ def check_optimizer(optimizer: Any, name: str = "optimizer") -> Any:
             f"{_describe(optimizer)}"
         )
     return optimizer
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """A Python or NumPy bool (``"no"``, ``None`` and ``1`` are refused with a TypeError)."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be a bool (True or False); got {_describe(value)}")
+    return bool(value)
+
+
+def check_str(value: Any, name: str, *, nonempty: bool = True) -> str:
+    """A string, non-empty unless ``nonempty=False``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str; got {_describe(value)}")
+    if nonempty and not value.strip():
+        raise ValueError(f"{name} must be a non-empty str; got {value!r}")
+    return value
+
+
+def check_path(value: Any, name: str, *, exists: str | None = None):
+    """A ``str`` or ``os.PathLike`` path; ``exists="file"``/``"dir"`` also requires it on disk.
+
+    Raises:
+        TypeError: not a path.
+        FileNotFoundError: ``exists`` was given and the file or folder is not there; the message
+            names the argument and the path.
+    """
+    import os
+    from pathlib import Path
+
+    if not isinstance(value, str | os.PathLike) or (isinstance(value, str) and not value):
+        raise TypeError(f"{name} must be a path (str or os.PathLike); got {_describe(value)}")
+    path = Path(value)
+    if exists == "file" and not path.is_file():
+        raise FileNotFoundError(f"{name} {path} does not exist or is not a file")
+    if exists == "dir" and not path.is_dir():
+        raise FileNotFoundError(f"{name} {path} does not exist or is not a directory")
+    return path

@@ -4,8 +4,9 @@ A :class:`BadCall` is one call a user could plausibly make with a bad argument: 
 shape, NaN or inf in an array, an out-of-range scalar, a value of the wrong type. :func:`classify`
 makes the call and sorts the outcome into one of three kinds:
 
-- ``"clear"``: a ``ValueError`` or ``TypeError`` whose message names the bad argument as it is
-  spelled in the signature (``BadCall.arg``);
+- ``"clear"``: a ``ValueError`` or ``TypeError`` (or the case's own ``errors``, e.g.
+  ``FileNotFoundError``) whose message names the bad argument as it is spelled in the signature
+  (``BadCall.arg``);
 - ``"silent"``: no exception at all, so the caller gets NaN or a wrong answer;
 - ``"obscure"``: any other exception, or a ValueError/TypeError that does not name the argument
   (an error from deep inside JAX or Flax, an IndexError, a ZeroDivisionError...).
@@ -37,12 +38,15 @@ class BadCall:
         arg: the argument that is bad, spelled as in the signature (the error must name it).
         what: a few words on what is wrong (``"sigma2 = 0"``, ``"NaN in x"``).
         call: the zero-argument function that makes the call.
+        errors: the exception types that count as clear (``FileNotFoundError`` for a missing
+            file or folder, whose message must still name the argument).
     """
 
     function: str
     arg: str
     what: str
     call: Callable[[], Any]
+    errors: tuple[type[BaseException], ...] = (ValueError, TypeError)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,12 +69,10 @@ def classify(case: BadCall) -> Outcome:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             case.call()
-    except (ValueError, TypeError) as e:
+    except Exception as e:  # noqa: BLE001 - any exception is what we are measuring
         text = f"{type(e).__name__}: {e}"
-        kind = "clear" if names_argument(str(e), case.arg) else "obscure"
-        return Outcome(case, kind, text)
-    except Exception as e:  # noqa: BLE001 - any other exception is what we are measuring
-        return Outcome(case, "obscure", f"{type(e).__name__}: {e}")
+        clear = isinstance(e, case.errors) and names_argument(str(e), case.arg)
+        return Outcome(case, "clear" if clear else "obscure", text)
     return Outcome(case, "silent", "")
 
 

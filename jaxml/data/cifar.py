@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from jaxml.data.splits import Dataset, Seed, Split, make_dataset
+from jaxml._validation import check_path
+from jaxml.data.splits import Dataset, Seed, Split, _check_fraction, make_dataset
 
 PathLike = str | os.PathLike[str]
 
@@ -152,7 +153,8 @@ def load_cifar10(directory: PathLike, *, seed: Seed = 0, val_fraction: float = 0
       ValueError: a file is not a CIFAR batch (not a dict, missing keys, wrong shapes or dtype,
         labels out of range, or a pickle referencing anything but NumPy arrays).
     """
-    root = _resolve_directory(Path(directory))
+    _check_fraction(val_fraction, "val_fraction")
+    root = _resolve_directory(check_path(directory, "directory", exists="dir"))
     train = [_read_batch(root / name) for name in _TRAIN_FILES]
     test_images, test_labels = _read_batch(root / _TEST_FILE)
     train_images = np.concatenate([images for images, _ in train])

@@ -33,6 +33,10 @@ def load_digits(
     """
     from sklearn.datasets import load_digits as _sklearn_load_digits
 
+    from jaxml._validation import check_bool
+
+    check_bool(flatten, "flatten")
+
     bunch = _sklearn_load_digits()
     x = np.asarray(bunch.data, dtype=np.float32) / np.float32(16.0)
     x = x.reshape(-1, 64) if flatten else x.reshape(-1, 8, 8, 1)

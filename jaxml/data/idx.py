@@ -29,7 +29,15 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxml.data.splits import Dataset, Seed, Split, _check_positive_int, make_dataset
+from jaxml._validation import check_bool, check_path
+from jaxml.data.splits import (
+    Dataset,
+    Seed,
+    Split,
+    _check_fraction,
+    _check_positive_int,
+    make_dataset,
+)
 
 PathLike = str | os.PathLike[str]
 
@@ -61,33 +69,36 @@ def read_idx(path: PathLike) -> np.ndarray:
         truncated header or payload, trailing bytes, corrupt gzip stream); the message names
         ``path``.
     """
-    path = Path(path)
+    path = check_path(path, "path", exists="file")
     raw = path.read_bytes()
     if raw[:2] == _GZIP_MAGIC:
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as e:
-            raise ValueError(f"IDX file {path} is not a valid gzip stream: {e}") from e
+            raise ValueError(f"IDX file path {path} is not a valid gzip stream: {e}") from e
     return _parse_idx(raw, path)
 
 
 def _parse_idx(raw: bytes, path: Path) -> np.ndarray:
     if len(raw) < 4:
         raise ValueError(
-            f"IDX file {path} is truncated: {len(raw)} bytes, shorter than the 4-byte header"
+            f"IDX file path {path} is truncated: {len(raw)} bytes, shorter than the 4-byte header"
         )
     if raw[0:2] != b"\x00\x00":
         raise ValueError(
-            f"{path} is not an IDX file: it must start with bytes 00 00, got {raw[:2].hex(' ')}"
+            f"path {path} is not an IDX file: it must start with bytes 00 00, "
+            f"got {raw[:2].hex(' ')}"
         )
     code, ndim = raw[2], raw[3]
     if code not in _CODE_TO_DTYPE:
         known = ", ".join(f"0x{c:02X}" for c in _CODE_TO_DTYPE)
-        raise ValueError(f"IDX file {path} has unknown type code 0x{code:02X} (known: {known})")
+        raise ValueError(
+            f"IDX file path {path} has unknown type code 0x{code:02X} (known: {known})"
+        )
     header_len = 4 + 4 * ndim
     if len(raw) < header_len:
         raise ValueError(
-            f"IDX file {path} is truncated: its header declares {ndim} dimensions "
+            f"IDX file path {path} is truncated: its header declares {ndim} dimensions "
             f"({header_len} bytes) but the file has {len(raw)} bytes"
         )
     shape = struct.unpack(f">{ndim}I", raw[4:header_len])
@@ -97,12 +108,12 @@ def _parse_idx(raw: bytes, path: Path) -> np.ndarray:
     found = len(raw) - header_len
     if found < expected:
         raise ValueError(
-            f"IDX file {path} is truncated: shape {shape} of {dtype.name} needs {expected} "
+            f"IDX file path {path} is truncated: shape {shape} of {dtype.name} needs {expected} "
             f"payload bytes, found {found}"
         )
     if found > expected:
         raise ValueError(
-            f"IDX file {path} has {found - expected} unexpected trailing bytes after the "
+            f"IDX file path {path} has {found - expected} unexpected trailing bytes after the "
             f"{expected}-byte payload of shape {shape}"
         )
     array = np.frombuffer(raw, dtype=dtype, count=count, offset=header_len)
@@ -124,7 +135,13 @@ def write_idx(path: PathLike, array: np.ndarray) -> None:
       TypeError: ``array`` has a dtype IDX cannot store.
       ValueError: ``array`` has too many dimensions or a size too large for IDX.
     """
+    path = check_path(path, "path")
+    v_array = array
+    if isinstance(v_array, str | bytes) or v_array is None:
+        raise TypeError(f"array must be a NumPy array; got {type(v_array).__name__}")
     array = np.asarray(array)
+    if array.ndim == 0:
+        raise ValueError("array must have at least 1 dimension for IDX; got a 0-D scalar")
     code = None
     for c, dtype in _CODE_TO_DTYPE.items():
         if array.dtype.kind == dtype.kind and array.dtype.itemsize == dtype.itemsize:
@@ -242,8 +259,10 @@ def load_mnist_idx(
         directory and every file name tried.
       ValueError: a malformed file, or a count mismatch between images and labels.
     """
-    num_classes = _check_positive_int(num_classes, "num_classes")
-    files = _find_mnist_files(Path(directory))
+    num_classes = _check_positive_int(num_classes, "num_classes", minimum=2)
+    _check_fraction(val_fraction, "val_fraction")
+    check_bool(flatten, "flatten")
+    files = _find_mnist_files(check_path(directory, "directory", exists="dir"))
     train_images, train_labels = _read_images_and_labels(
         files["train images"], files["train labels"], num_classes
     )

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxml.data.splits import Dataset, Seed, _check_positive_int, make_dataset
+from jaxml._validation import check_bool
+from jaxml.data.splits import Dataset, Seed, _check_fraction, _check_positive_int, make_dataset
 
 _CACHE_ENV = "JAXML_CACHE_DIR"
 # Bump when the cached arrays' layout or preprocessing changes.
@@ -60,6 +61,9 @@ def load_mnist1d(
       ``int32`` labels in ``[0, 10)``, ``num_classes=10``.
     """
     num_samples = _check_positive_int(num_samples, "num_samples", minimum=10)
+    check_bool(cache, "cache")
+    _check_fraction(val_fraction, "val_fraction")
+    _check_fraction(test_fraction, "test_fraction")
     generator_seed = _check_positive_int(generator_seed, "generator_seed", minimum=0)
     x, y = _generated_arrays(num_samples, generator_seed, cache_dir if cache else False)
     return make_dataset(

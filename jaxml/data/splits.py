@@ -18,6 +18,8 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from jaxml import _validation as v
+
 # ``seed`` arguments accept a Python int or a JAX PRNG key (typed or raw ``uint32``).
 Seed = Any
 
@@ -295,16 +297,19 @@ def make_dataset(
       ValueError: mismatched lengths, labels out of range, a bad fraction, ``class_names`` of the
         wrong length, or ``test`` combined with a non-zero ``test_fraction``.
     """
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a str, got {type(name).__name__}")
+    v.check_str(name, "name")
     num_classes = _check_positive_int(num_classes, "num_classes")
-    x = np.asarray(x)
     y = _check_labels(y, num_classes, "y")
-    if x.ndim < 1 or x.shape[0] != y.shape[0]:
+    v.check_array(x, "x", min_ndim=2, dtype="numeric")
+    x = np.asarray(x)
+    if x.shape[0] != y.shape[0]:
         raise ValueError(
             f"x must have shape [n, ...] with n = len(y) = {y.shape[0]}, got {x.shape}"
         )
     if test is not None:
+        if not isinstance(test, Split):
+            raise TypeError(f"test must be a Split(x, y) or None; got {type(test).__name__}")
+        v.check_array(test.x, "test.x", min_ndim=2, dtype="numeric")
         if test_fraction != 0:
             raise ValueError(
                 f"test_fraction must be 0 when a fixed test split is given, got {test_fraction}"
@@ -321,6 +326,8 @@ def make_dataset(
                 f"test.x must have per-example shape {x.shape[1:]} like x, got {test_x.shape[1:]}"
             )
     if class_names is not None:
+        if isinstance(class_names, str) or not hasattr(class_names, "__iter__"):
+            raise TypeError(f"class_names must be a sequence of str; got {class_names!r}")
         class_names = tuple(str(c) for c in class_names)
         if len(class_names) != num_classes:
             raise ValueError(

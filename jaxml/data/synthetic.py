@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxml._validation import check_array
 from jaxml.data.splits import Seed, _check_positive_int, to_numpy_rng
 
 # Balanced trees larger than this are almost certainly a mistake (branching ** depth blew up).
@@ -135,17 +136,19 @@ def linear_gaussian(
     if w is None:
         w = w_scale * jax.random.normal(key_w, (d, k), dtype=dtype)
     else:
-        w = jnp.asarray(w, dtype=dtype)
-        if w.shape != (d, k):
+        if np.shape(w) != (d, k):
             raise ValueError(
-                f"w must have shape [data_dim, latent_dim] = [{d}, {k}], got {w.shape}"
+                f"w must have shape [data_dim, latent_dim] = [{d}, {k}], got {np.shape(w)}"
             )
+        check_array(w, "w", dtype="real")
+        w = jnp.asarray(w, dtype=dtype)
     if mu is None:
         mu = mu_scale * jax.random.normal(key_mu, (d,), dtype=dtype)
     else:
+        if np.shape(mu) != (d,):
+            raise ValueError(f"mu must have shape [data_dim] = [{d}], got {np.shape(mu)}")
+        check_array(mu, "mu", dtype="real")
         mu = jnp.asarray(mu, dtype=dtype)
-        if mu.shape != (d,):
-            raise ValueError(f"mu must have shape [data_dim] = [{d}], got {mu.shape}")
     z = jax.random.normal(key_z, (n, k), dtype=dtype)
     eps = jax.random.normal(key_eps, (n, d), dtype=dtype)
     x = z @ w.T + mu + jnp.sqrt(jnp.asarray(sigma2, dtype=dtype)) * eps

@@ -279,7 +279,7 @@ def _noun_files(directory: str | os.PathLike[str]) -> tuple[pathlib.Path, pathli
         raise TypeError(f"directory must be a str or os.PathLike; got {type(directory).__name__}")
     path = pathlib.Path(directory).expanduser()
     if not path.is_dir():
-        raise FileNotFoundError(f"WordNet directory not found: {path}")
+        raise FileNotFoundError(f"WordNet directory not found: directory {path} does not exist")
     files = []
     for name in ("data.noun", "index.noun"):
         file = path / name
