@@ -38,8 +38,9 @@ class CollectiveDependence(NamedTuple):
     """Result of :func:`collective_dependence`.
 
     Attributes:
-        collectives: names of the entry computation's instructions that are (or contain)
-            collectives.
+        collectives: names of the entry computation's instructions that are collectives or call
+            a computation (``while`` body, ``call``, ``fusion``, ``async-start``, ...) that
+            contains one, directly or through further calls; such a call counts as a whole.
         outputs: one bool per output of the program (leaf order): True when the output depends,
             directly or transitively, on one of ``collectives``. With ``out_tree`` given, a dict
             keyed by the output leaf's path string (``jax.tree_util.keystr``).
@@ -162,8 +163,14 @@ def collective_dependence(hlo_text: str, out_tree: Any = None) -> CollectiveDepe
     Returns:
         A :class:`CollectiveDependence`.
 
+    Dependence is reachability along operand edges of the entry computation's def-use graph,
+    evaluated in post-order (each instruction after all of its operands, iteratively, so that
+    programs with long chains do not hit Python's recursion limit); the text order of the
+    instructions is not relied on.
+
     Raises:
-        ValueError: no entry computation, or ``out_tree`` with a different number of leaves.
+        ValueError: no entry computation, ``out_tree`` with a different number of leaves, or a
+            cycle in the def-use graph or the call graph.
     """
     entry, comps = _parse(hlo_text)
 
