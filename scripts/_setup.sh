@@ -25,13 +25,24 @@ WANT="$(cat requirements.txt pyproject.toml | "$VENV/bin/python" -c 'import hash
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
   echo "[setup] installing requirements into $VENV (first run: about a minute)"
   start=$(date +%s)
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet -r requirements.txt
-  "$VENV/bin/python" -m pip install --quiet --no-deps -e .
+  # -qq keeps pip to its errors; PYTHONWARNINGS hides setuptools' build-time notices. A real
+  # failure still prints pip's error and stops here (set -e).
+  export PYTHONWARNINGS=ignore
+  echo "[setup] 1/3 pip"
+  "$VENV/bin/python" -m pip install -qq --upgrade pip
+  echo "[setup] 2/3 pinned requirements (jax, flax, optax, ott-jax, ...)"
+  "$VENV/bin/python" -m pip install -qq -r requirements.txt
+  echo "[setup] 3/3 jaxml (editable)"
+  "$VENV/bin/python" -m pip install -qq --no-deps -e .
+  unset PYTHONWARNINGS
   echo "$WANT" > "$STAMP"
   echo "[setup] installed in $(( $(date +%s) - start )) s"
 else
   echo "[setup] reusing $VENV (requirements unchanged)"
 fi
 export PATH="$VENV/bin:$PATH"
+# A persistent XLA compilation cache: a second run of the tests or the figures reuses the compiled
+# programs of the first (the cache key includes XLA_FLAGS, jax version and the device).
+export JAX_COMPILATION_CACHE_DIR="${JAX_COMPILATION_CACHE_DIR:-$ROOT/.jaxml_cache/xla}"
+export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="${JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS:-0.1}"
 export MPLBACKEND=Agg
