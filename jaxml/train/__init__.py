@@ -1,0 +1,17 @@
+"""The training toolkit every trainer and figure shares: sampling, scanned optax steps, sweeps."""
+
+from jaxml.train.sampler import RULES, Sampler, batch_indices, batch_sampler
+from jaxml.train.scan import ScanResult, optax_scan
+from jaxml.train.sweep import stack_configs, sweep, sweep_size
+
+__all__ = [
+    "RULES",
+    "Sampler",
+    "ScanResult",
+    "batch_indices",
+    "batch_sampler",
+    "optax_scan",
+    "stack_configs",
+    "sweep",
+    "sweep_size",
+]

@@ -1,0 +1,56 @@
+"""Run one step function for a whole batch of configurations at once (``vmap`` over a sweep).
+
+A sweep over learning rates, seeds or sigma^2 values is one compiled program: the configurations
+are stacked into arrays with a leading ``S`` axis (:func:`stack_configs`), and :func:`sweep` maps
+the step over that axis while sharing the arguments that do not vary (the data).
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxml import _validation as v
+
+
+def stack_configs(configs: Sequence[Mapping[str, Any]]) -> dict[str, jax.Array]:
+    """``[{"lr": 0.1}, {"lr": 0.3}]`` -> ``{"lr": [0.1, 0.3]}``: configurations as stacked arrays.
+
+    Every configuration must have the same keys, each a number (or an array of one shared shape).
+    """
+    if isinstance(configs, Mapping) or not isinstance(configs, Sequence) or not configs:
+        raise ValueError(f"configs must be a non-empty sequence of mappings; got {configs!r}")
+    keys = list(configs[0])
+    for i, c in enumerate(configs):
+        if not isinstance(c, Mapping):
+            raise TypeError(f"configs[{i}] must be a mapping; got {type(c).__name__}")
+        if list(c) != keys:
+            raise ValueError(f"configs[{i}] has keys {list(c)}; configs[0] has {keys}")
+    return {k: jnp.asarray(np.stack([np.asarray(c[k]) for c in configs])) for k in keys}
+
+
+def sweep(fn: Callable[..., Any], *, in_axes: Any = 0) -> Callable[..., Any]:
+    """``jax.vmap(fn, in_axes)``, checked: the swept arguments must agree on the sweep size ``S``.
+
+    Args:
+        fn: a step or run function, e.g. ``step(state, config, data)``.
+        in_axes: as for ``jax.vmap``: 0 for arguments with the leading sweep axis (the per-config
+            state, the stacked config), None for shared ones (the data).
+
+    Returns:
+        The vmapped ``fn``; its outputs carry the leading ``S`` axis.
+    """
+    v.check_callable(fn, "fn")
+    return jax.vmap(fn, in_axes=in_axes)
+
+
+def sweep_size(tree: Any) -> int:
+    """The shared leading axis size ``S`` of every leaf of a stacked sweep ``tree``."""
+    sizes = {int(np.shape(leaf)[0]) for leaf in jax.tree.leaves(tree) if np.ndim(leaf) > 0}
+    if len(sizes) != 1:
+        raise ValueError(
+            f"the swept leaves must share one leading size S; got sizes {sorted(sizes)}"
+        )
+    return sizes.pop()
