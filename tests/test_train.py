@@ -131,3 +131,15 @@ def test_sweep_runs_every_configuration_like_separate_runs():
         stack_configs([{"lr": 0.1}, {"seed": 0}])
     with pytest.raises(ValueError, match="share one leading size"):
         sweep_size({"a": jnp.ones(2), "b": jnp.ones(3)})
+
+
+def test_sampled_step_gathers_the_step_batch():
+    from jaxml.train import sampled_step
+
+    x, y = jnp.arange(10.0)[:, None], jnp.arange(10)
+    sampler = batch_sampler(10, 4, rule="without_replacement")
+    step = sampled_step(lambda s, xb, yb: s + jnp.sum(xb[:, 0]) - jnp.sum(yb), sampler, KEY)
+    idx = sampler(KEY, 5)
+    assert float(step(0.0, 5, x, y)) == 0.0 and float(step(0.0, 5, 2 * x, y)) == float(jnp.sum(idx))
+    with pytest.raises(TypeError, match="key must be a JAX PRNG key"):
+        sampled_step(lambda s: s, sampler, 0)

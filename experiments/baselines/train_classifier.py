@@ -38,6 +38,7 @@ from jaxml.data.digits import load_digits
 from jaxml.data.mnist1d import load_mnist1d
 from jaxml.data.splits import Dataset
 from jaxml.models import evaluate, init_train_state, make_classifier, make_train_step
+from jaxml.train import batch_sampler, sampled_step
 
 PAPER = "Baseline (no paper): plain supervised training, the cost reference for every module"
 CLAIM = (
@@ -133,35 +134,16 @@ def make_optimizer(config: Config) -> optax.GradientTransformation:
     )
 
 
-def batch_indices(base_key, step_index, *, num_train: int, batch_size: int) -> jax.Array:
-    """Indices ``[batch_size]`` of step ``step_index``'s mini-batch (jit-safe).
-
-    Batches walk a fresh permutation of the training set each epoch (the remainder of
-    ``num_train % batch_size`` examples sits out that epoch); the permutation depends only on
-    ``(base_key, epoch)``, so any step can be recomputed after a resume.
-    """
-    steps_per_epoch = num_train // batch_size
-    epoch = step_index // steps_per_epoch
-    perm = jax.random.permutation(jax.random.fold_in(base_key, epoch), num_train)
-    start = (step_index % steps_per_epoch) * batch_size
-    return jax.lax.dynamic_slice(perm, (start,), (batch_size,))
-
-
 def make_epoch_step(apply_fn, optimizer, *, num_train: int, batch_size: int, seed: int):
     """``step(state, step_index, x_train, y_train)``: one update on the step's mini-batch.
 
-    The mini-batch is :func:`batch_indices` of the step.
+    The mini-batch walks a fresh permutation of the training set each epoch
+    (:func:`jaxml.train.batch_sampler` with ``rule="epoch"``).
     """
     if batch_size > num_train:
         raise ValueError(f"batch_size {batch_size} exceeds the {num_train} training examples")
-    train_step = make_train_step(apply_fn, optimizer)
-    base_key = jax.random.key(seed)
-
-    def step(state, step_index, x_train, y_train):
-        idx = batch_indices(base_key, step_index, num_train=num_train, batch_size=batch_size)
-        return train_step(state, x_train[idx], y_train[idx])
-
-    return step
+    sampler = batch_sampler(num_train, batch_size, rule="epoch")
+    return sampled_step(make_train_step(apply_fn, optimizer), sampler, jax.random.key(seed))
 
 
 def train_one(config: Config, model_name: str, workdir: Path) -> dict:

@@ -1,6 +1,6 @@
 """The training toolkit every trainer and figure shares: sampling, scanned optax steps, sweeps."""
 
-from jaxml.train.sampler import RULES, Sampler, batch_indices, batch_sampler
+from jaxml.train.sampler import RULES, Sampler, batch_indices, batch_sampler, sampled_step
 from jaxml.train.scan import ScanResult, optax_scan
 from jaxml.train.sweep import stack_configs, sweep, sweep_size
 
@@ -11,6 +11,7 @@ __all__ = [
     "batch_indices",
     "batch_sampler",
     "optax_scan",
+    "sampled_step",
     "stack_configs",
     "sweep",
     "sweep_size",

@@ -68,3 +68,20 @@ def batch_sampler(num_examples: int, batch_size: int, *, rule: str = "epoch") ->
         return jax.random.randint(step_key, (b,), 0, n, dtype=jnp.int32)
 
     return sampler
+
+
+def sampled_step(step_fn: Callable, sampler: Sampler, key: jax.Array) -> Callable:
+    """``step(state, t, *data) = step_fn(state, *[d[sampler(key, t)] for d in data])``.
+
+    Turns a step on a batch (e.g. :func:`jaxml.models.make_train_step`'s) into a step on the
+    whole data set that gathers step ``t``'s mini-batch inside the compiled program.
+    """
+    v.check_callable(step_fn, "step_fn")
+    v.check_callable(sampler, "sampler")
+    v.check_key(key)
+
+    def step(state, t, *data):
+        idx = sampler(key, t)
+        return step_fn(state, *(jnp.take(d, idx, axis=0) for d in data))
+
+    return step

@@ -132,21 +132,6 @@ def test_summarize_on_crafted_metrics(mlp_acc, cnn_acc, expected):
     assert summary.thresholds == {"min test accuracy of every model": 0.95}
 
 
-def test_batch_indices_cover_each_epoch_once():
-    key = jax.random.key(3)
-    n, b = 50, 8  # 6 steps an epoch, 2 examples sit out
-    epoch0 = np.concatenate(
-        [np.asarray(tc.batch_indices(key, s, num_train=n, batch_size=b)) for s in range(6)]
-    )
-    epoch1 = np.concatenate(
-        [np.asarray(tc.batch_indices(key, s, num_train=n, batch_size=b)) for s in range(6, 12)]
-    )
-    assert len(set(epoch0.tolist())) == 48 and len(set(epoch1.tolist())) == 48
-    assert not np.array_equal(epoch0, epoch1)
-    again = np.asarray(jax.jit(lambda s: tc.batch_indices(key, s, num_train=n, batch_size=b))(7))
-    np.testing.assert_array_equal(again, epoch1[8:16])
-
-
 @pytest.mark.parametrize(
     "field,value,match",
     [
