@@ -10,7 +10,7 @@ from experiments.harness.experiment import (
     write_outputs,
 )
 from experiments.harness.io import read_json, to_jsonable, write_json_atomic, write_text_atomic
-from experiments.harness.loop import LoopResult, train_loop
+from experiments.harness.loop import LoopResult, NonFiniteLossError, stack_history, train_loop
 from experiments.harness.runtime import (
     compiled_memory_bytes,
     device_info,
@@ -22,6 +22,7 @@ from experiments.harness.runtime import (
 __all__ = [
     "Checkpointer",
     "LoopResult",
+    "NonFiniteLossError",
     "Summary",
     "build_parser",
     "compiled_memory_bytes",
@@ -35,6 +36,7 @@ __all__ = [
     "parse_config",
     "read_json",
     "scales_of",
+    "stack_history",
     "time_calls",
     "to_jsonable",
     "train_loop",

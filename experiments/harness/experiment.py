@@ -88,13 +88,20 @@ def write_outputs(
     """Writes ``config.json`` and ``metrics.json`` (atomically) and returns the metrics.
 
     ``figures`` are PNG file names relative to ``workdir``; they are recorded in the metrics under
-    ``"figures"`` so the report can embed them.
+    ``"figures"`` so the report can embed them. The common tail is added here unless the run
+    set it itself: ``max_rss_mb`` (peak resident memory), ``device`` (backend, devices, library
+    versions) and ``scale``.
     """
     workdir = Path(workdir)
     cfg = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
     write_json_atomic(workdir / "config.json", cfg)
+    from experiments.harness.runtime import device_info, max_rss_mb
+
     metrics = dict(metrics)
     metrics["figures"] = list(figures)
+    # The common tail every figure reports, written once here.
+    metrics.setdefault("max_rss_mb", max_rss_mb())
+    metrics.setdefault("device", device_info())
     if "scale" in cfg:
         metrics["scale"] = cfg["scale"]
     for name in figures:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
+import numpy as np
 from tqdm.auto import tqdm
 
 from experiments.harness.checkpoint import Checkpointer
@@ -25,6 +26,10 @@ from experiments.harness.checkpoint import Checkpointer
 PyTree = Any
 CRASH_ENV = "JAXML_CRASH_AT_STEP"
 PROGRESS_ENV = "JAXML_PROGRESS"
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss logged by the step function became NaN or inf; the run stops there."""
 
 
 class LoopResult(NamedTuple):
@@ -36,6 +41,10 @@ class LoopResult(NamedTuple):
         resumed_from: the checkpoint step the run started from (0 if fresh).
         train_seconds: wall time of the steps run in this process (excluding eval and saves).
     """
+
+    def stacked_history(self) -> dict[str, np.ndarray]:
+        """The history as arrays: ``{"step": [E], key: [E, ...]}`` over the E eval records."""
+        return stack_history(self.history)
 
     state: PyTree
     history: list[dict[str, Any]]
@@ -65,12 +74,15 @@ def train_loop(
     Args:
         init_state: the state at step 0 (also the template for restoring).
         step_fn: ``(state, step) -> (state, logs)``; usually jitted by the caller. ``logs`` are
-            shown in the progress bar only.
+            shown in the progress bar; every log whose name contains ``"loss"`` is checked at
+            each host sync (every 50 steps, at evaluations and at the end) and a NaN or inf one
+            stops the run with :class:`NonFiniteLossError` naming the step.
         num_steps: total number of steps of the run.
         checkpoint_dir: where to checkpoint; None disables checkpointing and resuming.
         checkpoint_every: save after every this many steps (and always after the last one).
-        eval_fn: ``state -> dict`` of metrics, run at step 0, every ``eval_every`` steps and at
-            the end; the records form the returned history.
+        eval_fn: ``state -> dict`` of metrics (scalars or arrays), run at step 0, every
+            ``eval_every`` steps and at the end; the records form the returned history (arrays
+            are stored as nested lists; :meth:`LoopResult.stacked_history` stacks them back).
         eval_every: evaluation period in steps.
         desc: the progress bar's label.
         config: the run's configuration (a dataclass or a mapping of JSON-able values). It is
@@ -104,8 +116,20 @@ def train_loop(
             if eval_fn is None or (history and history[-1]["step"] == step):
                 return
             record = {"step": step}
-            record.update({k: float(v) for k, v in eval_fn(state).items()})
+            for k, value in eval_fn(state).items():
+                arr = np.asarray(value)
+                record[k] = float(arr) if arr.ndim == 0 else arr.tolist()
             history.append(record)
+
+        def check_losses(logs: dict[str, Any], step: int) -> None:
+            for k, value in logs.items():
+                if "loss" in k and not np.all(np.isfinite(np.asarray(value))):
+                    saved = ckpt.latest_step() if ckpt is not None else None
+                    raise NonFiniteLossError(
+                        f"{k} is {np.asarray(value).tolist()} after step {step}; the run stops "
+                        f"here (last checkpoint: {saved}). Lower the learning rate or check the "
+                        "inputs for NaN."
+                    )
 
         if start == 0:
             evaluate(0)
@@ -122,12 +146,15 @@ def train_loop(
             for step in range(start, num_steps):
                 t0 = time.perf_counter()
                 state, logs = step_fn(state, step)
-                if (step + 1) % 50 == 0 or step + 1 == num_steps:
-                    jax.block_until_ready(state)
-                    bar.set_postfix({k: f"{float(v):.4g}" for k, v in logs.items()}, refresh=False)
-                train_seconds += time.perf_counter() - t0
-                bar.update(1)
                 done = step + 1
+                if done % 50 == 0 or done == num_steps or done % eval_every == 0:
+                    jax.block_until_ready(state)
+                    train_seconds += time.perf_counter() - t0
+                    check_losses(logs, done)
+                    bar.set_postfix(_postfix(logs), refresh=False)
+                else:
+                    train_seconds += time.perf_counter() - t0
+                bar.update(1)
                 if done % eval_every == 0 or done == num_steps:
                     evaluate(done)
                 if ckpt is not None and (done % checkpoint_every == 0 or done == num_steps):
@@ -177,3 +204,19 @@ def _check_resumable(
             f"the checkpoint in {directory} is at step {step}, past num_steps={num_steps}; "
             "use another --workdir or delete that folder to start afresh"
         )
+
+
+def _postfix(logs: dict[str, Any]) -> dict[str, str]:
+    """Scalar logs for the progress bar (arrays are shown by their mean)."""
+    return {k: f"{float(np.mean(np.asarray(v))):.4g}" for k, v in logs.items()}
+
+
+def stack_history(history: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """``[{"step": 0, "loss": [..]}, ...]`` -> ``{"step": [E], "loss": [E, ...]}``.
+
+    Keys missing from some records are left out (they were not evaluated every time).
+    """
+    if not history:
+        return {}
+    keys = [k for k in history[0] if all(k in r for r in history)]
+    return {k: np.asarray([r[k] for r in history]) for k in keys}

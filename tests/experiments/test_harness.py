@@ -303,3 +303,50 @@ def test_write_outputs_records_the_scale(tmp_path):
 
     metrics = write_outputs(tmp_path, _Cfg(scale="tiny"), {"a": 1.0})
     assert metrics["scale"] == "tiny" and read_json(tmp_path / "metrics.json")["scale"] == "tiny"
+
+
+def test_train_loop_stops_on_the_first_checked_non_finite_loss(tmp_path):
+    from experiments.harness import NonFiniteLossError
+
+    def step(state, t):
+        state = state + 1.0
+        return state, {"loss": jnp.where(state > 7, jnp.nan, state), "other": jnp.inf}
+
+    with pytest.raises(NonFiniteLossError, match=r"loss is nan after step 10.*last checkpoint: 5"):
+        train_loop(
+            jnp.zeros(()),
+            step,
+            num_steps=30,
+            checkpoint_dir=tmp_path,
+            checkpoint_every=5,
+            eval_every=10,
+        )
+    # A non-finite log that is not a loss does not stop the run.
+    ok = train_loop(
+        jnp.zeros(()), lambda s, t: (s, {"other": jnp.inf}), num_steps=3, checkpoint_dir=None
+    )
+    assert ok.resumed_from == 0
+
+
+def test_train_loop_keeps_array_metrics_and_stacks_them():
+    res = train_loop(
+        jnp.zeros(2),
+        lambda s, t: (s + 1.0, {}),
+        num_steps=4,
+        checkpoint_dir=None,
+        eval_fn=lambda s: {"per_dim": s, "mean": jnp.mean(s)},
+        eval_every=2,
+    )
+    assert res.history[1] == {"step": 2, "per_dim": [2.0, 2.0], "mean": 2.0}
+    stacked = res.stacked_history()
+    np.testing.assert_array_equal(stacked["step"], [0, 2, 4])
+    np.testing.assert_array_equal(stacked["per_dim"], [[0, 0], [2, 2], [4, 4]])
+
+
+def test_write_outputs_adds_the_common_tail_once(tmp_path):
+    from experiments.harness.experiment import write_outputs
+
+    metrics = write_outputs(tmp_path, _Cfg(), {"a": 1.0})
+    assert metrics["max_rss_mb"] > 10 and metrics["device"]["backend"] == "cpu"
+    kept = write_outputs(tmp_path, _Cfg(), {"a": 1.0, "max_rss_mb": 5.0})
+    assert kept["max_rss_mb"] == 5.0
