@@ -25,6 +25,7 @@ from jaxml.vae.linear_vae import (
     linear_vae_init,
     linear_vae_kl_per_dim,
     linear_vae_optimal_encoder,
+    linear_vae_posterior_error,
 )
 from jaxml.vae.ppca import (
     PPCAFit,
@@ -60,6 +61,7 @@ __all__ = [
     "linear_vae_init",
     "linear_vae_kl_per_dim",
     "linear_vae_optimal_encoder",
+    "linear_vae_posterior_error",
     "make_vae_train_step",
     "ppca_decoder_hessian",
     "ppca_log_likelihood",

@@ -38,3 +38,35 @@ def check_positive(value, name: str):
         v = float(np.asarray(value))
         if not (np.isfinite(v) and v > 0):
             raise ValueError(f"{name} must be finite and > 0; got {v}")
+
+
+def check_finite(x, name: str) -> None:
+    """A concrete array must hold no NaN or inf (tracers pass through unchecked)."""
+    if is_concrete(x) and not np.all(np.isfinite(np.asarray(x))):
+        raise ValueError(f"{name} contains NaN or inf values")
+
+
+def check_decoder(w, name: str = "w") -> tuple[int, int]:
+    """``w`` must be a 2-D ``[d, k]`` array with k >= 1 and (when concrete) finite."""
+    shape = np.shape(w)
+    if len(shape) != 2 or shape[1] < 1:
+        raise ValueError(f"{name} must be a 2-D array [d, k] with k >= 1; got shape {shape}")
+    check_finite(w, name)
+    return shape
+
+
+def check_vector(v, length: int, name: str, what: str = "d") -> None:
+    """``v`` must have shape ``[length]`` and (when concrete) be finite."""
+    if np.shape(v) != (length,):
+        raise ValueError(f"{name} must have shape [{what}] = ({length},); got {np.shape(v)}")
+    check_finite(v, name)
+
+
+def check_nonnegative(value, name: str) -> None:
+    """A concrete scalar threshold must be finite and >= 0."""
+    if np.ndim(value) != 0:
+        raise ValueError(f"{name} must be a scalar; got shape {np.shape(value)}")
+    if is_concrete(value):
+        v = float(np.asarray(value))
+        if not (np.isfinite(v) and v >= 0):
+            raise ValueError(f"{name} must be finite and >= 0; got {v}")

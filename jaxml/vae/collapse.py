@@ -5,6 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from jaxml.vae._checks import check_nonnegative
+
 
 def collapsed_dims(kl_per_dim: ArrayLike, eps: float = 0.01, delta: float = 0.01) -> jax.Array:
     """Which latent dimensions are (eps, delta)-collapsed: ``[k]`` bool.
@@ -19,7 +21,7 @@ def collapsed_dims(kl_per_dim: ArrayLike, eps: float = 0.01, delta: float = 0.01
     """
     if np.ndim(kl_per_dim) != 2:
         raise ValueError(f"kl_per_dim must be [n, k]; got shape {np.shape(kl_per_dim)}")
-    if not eps > 0:
+    if not eps > 0:  # also rejects a negative eps and NaN
         raise ValueError(f"eps must be > 0, got {eps}")
     if not 0 <= delta < 1:
         raise ValueError(f"delta must be in [0, 1), got {delta}")
@@ -34,8 +36,9 @@ def active_units(mean_z: ArrayLike, threshold: float = 0.01) -> jax.Array:
 
     Args:
         mean_z: encoder means ``[n, k]``.
-        threshold: variance threshold (0.01 in Burda et al.).
+        threshold: variance threshold (0.01 in Burda et al.), finite and >= 0.
     """
     if np.ndim(mean_z) != 2:
         raise ValueError(f"mean_z must be [n, k]; got shape {np.shape(mean_z)}")
+    check_nonnegative(threshold, "threshold")
     return jnp.sum(jnp.var(jnp.asarray(mean_z), axis=0) > threshold)

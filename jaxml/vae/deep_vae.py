@@ -16,6 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxml.vae._checks import check_finite, check_positive
+
 _LOG_2PI = float(np.log(2.0 * np.pi))
 PyTree = object
 
@@ -93,9 +95,28 @@ def deep_vae_elbo(
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """Mean per-example ELBO (reparameterized reconstruction, analytic KL) and diagnostics.
 
+    Args:
+        model: the :class:`GaussianVAE`.
+        params: its parameters.
+        log_sigma2: log observation variance, a scalar (any finite real).
+        x: data ``[n, model.data_dim]``.
+        key: PRNG key of the reparameterization noise.
+        num_samples: samples of z per example, an int >= 1.
+
     Returns:
         ``(elbo, {"recon": mean log p(x|z), "kl": mean KL, "kl_per_dim": [n, k]})``.
     """
+    if np.ndim(x) != 2 or np.shape(x)[1] != model.data_dim:
+        raise ValueError(
+            f"x must be [n, data_dim] = [n, {model.data_dim}]; got shape {np.shape(x)}"
+        )
+    if np.ndim(log_sigma2) != 0:
+        raise ValueError(f"log_sigma2 must be a scalar; got shape {np.shape(log_sigma2)}")
+    check_finite(log_sigma2, "log_sigma2")
+    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)):
+        raise TypeError(f"num_samples must be an int, got {type(num_samples).__name__}")
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be >= 1, got {num_samples}")
     mean, log_var = model.apply(params, x, method=GaussianVAE.encode)
     eps = jax.random.normal(key, (num_samples, *mean.shape), mean.dtype)
     z = mean + jnp.exp(0.5 * log_var) * eps
@@ -116,9 +137,19 @@ def init_vae_state(
     sigma2: jax.Array | float,
     learn_sigma2: jax.Array | bool,
 ) -> VAETrainState:
-    """Initial :class:`VAETrainState` with observation variance ``sigma2`` (> 0)."""
-    if isinstance(sigma2, (int, float)) and not sigma2 > 0:
-        raise ValueError(f"sigma2 must be > 0, got {sigma2}")
+    """Initial :class:`VAETrainState` with observation variance ``sigma2`` (> 0).
+
+    Args:
+        model: the :class:`GaussianVAE`.
+        optimizer: the optax optimizer over ``(params, log_sigma2)``.
+        key: PRNG key of the parameter init.
+        sigma2: initial observation variance, a scalar; checked finite and > 0 when concrete
+            (inside ``vmap``/``jit`` it is a tracer and passes unchecked).
+        learn_sigma2: a scalar, 1.0 (or True) to learn sigma^2, 0.0 (False) to hold it fixed.
+    """
+    check_positive(sigma2, "sigma2")
+    if np.ndim(learn_sigma2) != 0:
+        raise ValueError(f"learn_sigma2 must be a scalar; got shape {np.shape(learn_sigma2)}")
     params = model.init(key, jnp.zeros((1, model.data_dim)))
     log_sigma2 = jnp.log(jnp.asarray(sigma2, jnp.float32))
     opt_state = optimizer.init((params, log_sigma2))

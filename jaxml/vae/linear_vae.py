@@ -19,7 +19,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxml.vae._checks import check_data, check_latent_dim
+from jaxml.vae._checks import (
+    check_data,
+    check_decoder,
+    check_latent_dim,
+    check_positive,
+    check_vector,
+)
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -51,12 +57,23 @@ def linear_vae_init(
     sigma2: float = 1.0,
     mu: ArrayLike | None = None,
 ) -> LinearVAEParams:
-    """Random small encoder/decoder (entries ``N(0, scale^2)``), ``D = I``, given ``sigma2``."""
+    """Random small encoder/decoder (entries ``N(0, scale^2)``), ``D = I``, given ``sigma2``.
+
+    Args:
+        key: PRNG key.
+        data_dim: d >= 2.
+        latent_dim: k in ``1..d-1``.
+        scale: standard deviation of the entries of V and W.
+        sigma2: initial observation variance, > 0.
+        mu: initial mean ``[d]`` (zeros when None), finite.
+    """
     if data_dim < 2:
         raise ValueError(f"data_dim must be >= 2, got {data_dim}")
     k = check_latent_dim(latent_dim, data_dim)
     if not sigma2 > 0:
         raise ValueError(f"sigma2 must be > 0, got {sigma2}")
+    if mu is not None:
+        check_vector(mu, data_dim, "mu", what="data_dim")
     kv, kw = jax.random.split(key)
     dtype = jnp.zeros(()).dtype
     return LinearVAEParams(
@@ -155,7 +172,13 @@ def linear_vae_optimal_encoder(w: ArrayLike, sigma2: ArrayLike) -> tuple[jax.Arr
     ``V = M^{-1} W^T`` (the exact posterior mean map) and ``D = sigma2 / diag(M)`` with
     ``M = W^T W + sigma2 I``. When W has orthogonal columns, ``q`` equals the exact posterior
     and the ELBO equals the log marginal likelihood.
+
+    Args:
+        w: decoder ``[d, k]``, finite.
+        sigma2: observation noise variance, scalar > 0.
     """
+    check_decoder(w)
+    check_positive(sigma2, "sigma2")
     w = jnp.asarray(w)
     k = w.shape[1]
     m = w.T @ w + sigma2 * jnp.eye(k, dtype=w.dtype)
@@ -164,7 +187,15 @@ def linear_vae_optimal_encoder(w: ArrayLike, sigma2: ArrayLike) -> tuple[jax.Arr
 
 
 def linear_vae_from_decoder(w: ArrayLike, mu: ArrayLike, sigma2: ArrayLike) -> LinearVAEParams:
-    """The linear VAE with decoder ``(w, mu, sigma2)`` and its optimal encoder."""
+    """The linear VAE with decoder ``(w, mu, sigma2)`` and its optimal encoder.
+
+    Args:
+        w: decoder ``[d, k]``, finite.
+        mu: mean ``[d]``, finite.
+        sigma2: observation noise variance, scalar > 0.
+    """
+    d, _ = check_decoder(w)
+    check_vector(mu, d, "mu")
     v, log_d = linear_vae_optimal_encoder(w, sigma2)
     sigma2 = jnp.asarray(sigma2, dtype=jnp.asarray(w).dtype)
     return LinearVAEParams(v, log_d, jnp.asarray(w), jnp.asarray(mu), jnp.log(sigma2))
@@ -188,3 +219,42 @@ def linear_vae_elbo_from_cov(params: LinearVAEParams, cov: ArrayLike) -> jax.Arr
     m2 = jnp.sum((params.v @ cov) * params.v, axis=1)  # diag(V S V^T)
     recon = -0.5 * (d * (_LOG_2PI + params.log_sigma2) + (recon_sq + trace) / sigma2)
     return recon - 0.5 * jnp.sum(dvar + m2 - 1.0 - params.log_d)
+
+
+def linear_vae_posterior_error(params: LinearVAEParams, x: ArrayLike) -> dict[str, jax.Array]:
+    """How far the encoder is from the exact pPCA posterior of its own decoder, on data ``x``.
+
+    The exact posterior of the decoder ``(W, mu, sigma^2)`` is ``N(M^{-1} W^T (x - mu),
+    sigma^2 M^{-1})`` with ``M = W^T W + sigma^2 I`` (:func:`jaxml.vae.ppca_posterior`); the
+    encoder is ``N(V (x - mu), D)``. Theorem 1 of Lucas et al. (2019): at the ELBO's global
+    optimum the two coincide (W has orthogonal columns, so ``sigma^2 M^{-1}`` is diagonal).
+
+    The mean error is measured on the data, ``||V r - M^{-1} W^T r||`` over the rows r of
+    ``x - mu``: directions of V along which the data never vary do not enter the ELBO, so nothing
+    identifies them (e.g. the always-zero corner pixels of 8x8 digits).
+
+    Args:
+        params: the linear VAE.
+        x: data ``[n, d]``.
+
+    Returns:
+        ``{"mean_rel_err": ||q means - posterior means||_F / ||posterior means||_F,
+        "cov_rel_err": ||diag(D) - sigma^2 M^{-1}||_F / ||sigma^2 M^{-1}||_F,
+        "var_max_rel_err": max_j |D_j / (sigma^2 M^{-1})_jj - 1|}``, scalars.
+    """
+    _, d = check_data(x)
+    _check_params(params, d)
+    x = jnp.asarray(x)
+    w = params.w
+    sigma2 = jnp.exp(params.log_sigma2)
+    k = w.shape[1]
+    m = w.T @ w + sigma2 * jnp.eye(k, dtype=w.dtype)
+    r = x - params.mu
+    post_mean = jnp.linalg.solve(m, w.T @ r.T).T  # [n, k]
+    post_cov = sigma2 * jnp.linalg.inv(m)
+    q_mean = r @ params.v.T
+    q_var = jnp.exp(params.log_d)
+    mean_err = jnp.linalg.norm(q_mean - post_mean) / jnp.linalg.norm(post_mean)
+    cov_err = jnp.linalg.norm(jnp.diag(q_var) - post_cov) / jnp.linalg.norm(post_cov)
+    var_err = jnp.max(jnp.abs(q_var / jnp.diagonal(post_cov) - 1.0))
+    return {"mean_rel_err": mean_err, "cov_rel_err": cov_err, "var_max_rel_err": var_err}

@@ -12,7 +12,15 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxml.vae._checks import check_data, check_latent_dim, check_positive
+from jaxml.vae._checks import (
+    check_data,
+    check_decoder,
+    check_finite,
+    check_latent_dim,
+    check_positive,
+    check_vector,
+    is_concrete,
+)
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -32,7 +40,16 @@ class PPCAFit(NamedTuple):
 
 
 def sample_covariance(x: ArrayLike) -> tuple[jax.Array, jax.Array]:
-    """Mean ``[d]`` and maximum-likelihood covariance ``[d, d]`` (divided by n) of ``x [n, d]``."""
+    """Mean ``[d]`` and maximum-likelihood covariance ``[d, d]`` (divided by n) of ``x [n, d]``.
+
+    Raises:
+        ValueError: if ``x`` is not 2-D, has fewer than 2 rows (one row has no spread to
+            estimate) or, when concrete, holds NaN/inf.
+    """
+    shape = np.shape(x)
+    if len(shape) != 2 or shape[0] < 2 or shape[1] < 1:
+        raise ValueError(f"x must be a 2-D array [n, d] with n >= 2 rows; got shape {shape}")
+    check_finite(x, "x")
     x = jnp.asarray(x)
     mu = jnp.mean(x, axis=0)
     r = x - mu
@@ -76,6 +93,22 @@ def _marginal_terms(w, sigma2):
     chol = jnp.linalg.cholesky(m)
     logdet_c = (d - k) * jnp.log(sigma2) + 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol)))
     return chol, logdet_c
+
+
+def _check_cov(cov) -> None:
+    """``cov`` must be a square ``[d, d]`` array, and when concrete finite and symmetric."""
+    shape = np.shape(cov)
+    if len(shape) != 2 or shape[0] != shape[1] or shape[0] < 1:
+        raise ValueError(f"cov must be a square [d, d] array; got shape {shape}")
+    check_finite(cov, "cov")
+    if is_concrete(cov):
+        c = np.asarray(cov, np.float64)
+        asym = float(np.max(np.abs(c - c.T)))
+        if asym > 1e-5 * max(float(np.max(np.abs(c))), 1e-30):
+            raise ValueError(
+                f"cov must be symmetric; got max |cov - cov^T| = {asym:.3g} "
+                f"(max |cov| = {float(np.max(np.abs(c))):.3g})"
+            )
 
 
 def _check_model(w, mu, sigma2, d):
@@ -124,12 +157,21 @@ def ppca_log_likelihood_from_cov(
 
     ``-1/2 [d log 2 pi + log|C| + tr(C^{-1} S)]``, exact when ``mu`` is the data mean (add
     ``mean_offset = mean - mu`` otherwise). Cheap and smooth in ``w``: the form used for Hessians.
+
+    Args:
+        cov: sample covariance ``[d, d]``, symmetric, finite.
+        w: decoder ``[d, k]``.
+        sigma2: observation noise variance, scalar > 0.
+        mean_offset: optional ``[d]``, the data mean minus the model mean.
     """
+    _check_cov(cov)
+    d = np.shape(cov)[0]
+    if check_decoder(w)[0] != d:
+        raise ValueError(f"w must be [d, k] = [{d}, k] to match cov; got shape {np.shape(w)}")
+    check_positive(sigma2, "sigma2")
     cov, w = jnp.asarray(cov), jnp.asarray(w)
-    d = cov.shape[0]
-    if cov.shape != (d, d) or w.ndim != 2 or w.shape[0] != d:
-        raise ValueError(f"cov must be [d, d] and w [d, k]; got {cov.shape} and {w.shape}")
     if mean_offset is not None:
+        check_vector(mean_offset, d, "mean_offset")
         off = jnp.asarray(mean_offset)
         cov = cov + jnp.outer(off, off)
     chol, logdet_c = _marginal_terms(w, sigma2)
@@ -176,9 +218,24 @@ def ppca_stationary_point(
 def ppca_posterior(x: ArrayLike, w: ArrayLike, mu: ArrayLike, sigma2: ArrayLike):
     """The exact posterior ``p(z | x) = N(M^{-1} W^T (x - mu), sigma2 M^{-1})``.
 
+    Args:
+        x: data ``[n, d]`` (n >= 1), finite.
+        w: decoder ``[d, k]``, finite.
+        mu: mean ``[d]``, finite.
+        sigma2: observation noise variance, scalar > 0.
+
     Returns:
         ``(mean [n, k], cov [k, k])``.
     """
+    shape = np.shape(x)
+    if len(shape) != 2 or shape[0] < 1:
+        raise ValueError(f"x must be a 2-D array [n, d] with n >= 1; got shape {shape}")
+    d = shape[1]
+    if check_decoder(w)[0] != d:
+        raise ValueError(f"w must be [d, k] = [{d}, k] to match x; got shape {np.shape(w)}")
+    check_vector(mu, d, "mu")
+    check_finite(x, "x")
+    check_positive(sigma2, "sigma2")
     x, w, mu = jnp.asarray(x), jnp.asarray(w), jnp.asarray(mu)
     k = w.shape[1]
     m = w.T @ w + sigma2 * jnp.eye(k, dtype=w.dtype)

@@ -9,6 +9,7 @@ import optax
 import pytest
 
 from experiments.harness import Summary, make_config, read_json
+from experiments.harness.experiment import SMOKE_VERDICT, verdict_label
 from experiments.linear_vae import collapse_vs_sigma as cvs
 from jaxml.vae import GaussianVAE, init_vae_state, make_vae_train_step
 
@@ -73,8 +74,10 @@ def test_tiny_run_writes_metrics_figure_and_summary(tiny_run):
 
     summary = cvs.summarize(on_disk)
     assert isinstance(summary, Summary)
-    assert isinstance(summary.matches, bool) and summary.verdict
-    assert "Spearman(sigma2, collapsed)" in summary.numbers
+    assert summary.thresholds == cvs.THRESHOLDS  # the fixed rule, not loosened for tiny
+    assert verdict_label(summary, on_disk) == SMOKE_VERDICT
+    assert "Spearman(collapsed, linear prediction)" in summary.numbers
+    assert "max / mean |collapsed - linear|" in summary.numbers
 
 
 def test_vmapped_sweep_step_equals_single_config_steps():
@@ -129,3 +132,97 @@ def test_resumed_run_matches_straight_run(tiny_run, tmp_path):
     assert straight["resumed_from_step"] == 0 and resumed["resumed_from_step"] == 10
     for key in ("fixed", "learned", "history"):
         assert resumed[key] == straight[key], key
+
+
+# --------------------------------------------------------------------------------------------
+# The verdict rule on crafted metrics (no training)
+
+
+def _run(i, s2, collapsed, linear, *, learned=False, final=None):
+    return {
+        "index": i,
+        "learned": learned,
+        "init_sigma2": s2,
+        "final_sigma2": s2 if final is None else final,
+        "collapsed_fraction": collapsed,
+        "linear_prediction": linear,
+        "active_units": 4,
+        "weak_fraction": 0.0,
+        "max_collapsed_during_training": collapsed,
+        "max_collapsed_step": 0,
+    }
+
+
+def _crafted(
+    measured=(0.0, 0.125, 0.25, 0.375, 0.5),
+    linear=(0.0, 0.125, 0.25, 0.375, 0.5),
+    rho_lin=0.95,
+    small_collapsed=0.0,
+    nonfinite=(),
+    with_learned=True,
+):
+    """Metrics of a 5-point fixed grid plus learned runs from a small and a large init."""
+    grid = (0.01, 0.03, 0.1, 0.3, 1.0)
+    fixed = [
+        _run(i, s2, m, p) for i, (s2, m, p) in enumerate(zip(grid, measured, linear, strict=True))
+    ]
+    learned = [
+        _run(5, 0.001, small_collapsed, 0.0, learned=True, final=0.004),
+        _run(6, 10.0, 0.9, 0.0, learned=True, final=0.01),  # large init: never judged
+    ]
+    return {
+        "fixed": fixed,
+        "learned": learned if with_learned else [],
+        "spearman_sigma2_collapse": 0.9,
+        "spearman_deep_vs_linear": rho_lin,
+        "nonfinite_runs": list(nonfinite),
+        "weak_kl": 0.1,
+        "wall_seconds": 1.0,
+    }
+
+
+def test_summarize_passes_when_every_condition_holds():
+    summary = cvs.summarize(_crafted())
+    assert summary.matches is True
+    assert isinstance(summary.thresholds, dict) and summary.thresholds
+    assert summary.thresholds == cvs.THRESHOLDS
+    assert "Spearman(collapsed, linear) 0.95" in summary.verdict
+    # Shifted by one grid step everywhere (the deep VAE collapses one step earlier): still in.
+    shifted = _crafted(measured=(0.0, 0.25, 0.75, 1.0, 1.0), linear=(0.0, 0.0, 0.25, 0.75, 1.0))
+    assert cvs.summarize(shifted).matches is True
+
+
+@pytest.mark.parametrize(
+    "change, why",
+    [
+        ({"measured": (0.0, 0.125, 0.25, 0.375, 0.4375)}, "collapse grows by 0.44"),
+        ({"rho_lin": 0.85}, "Spearman(collapsed, linear) 0.85"),
+        ({"rho_lin": None}, "Spearman(collapsed, linear) None"),
+        ({"measured": (0.0, 0.125, 0.5, 0.375, 0.5)}, "sigma2=0.1 0.50 not in [0.12, 0.38]"),
+        ({"small_collapsed": 0.3125}, "0.31 collapsed (> 0.25)"),
+        ({"nonfinite": (3,)}, "runs [3] diverged"),
+        ({"with_learned": False}, "no learned-sigma2 run"),
+    ],
+)
+def test_summarize_fails_when_one_condition_breaks(change, why):
+    summary = cvs.summarize(_crafted(**change))
+    assert summary.matches is False
+    assert why in summary.verdict
+    assert summary.thresholds
+
+
+def test_large_init_learned_run_is_reported_not_judged():
+    metrics = _crafted()
+    metrics["learned"][1]["collapsed_fraction"] = 1.0  # stays collapsed: allowed ("may")
+    summary = cvs.summarize(metrics)
+    assert summary.matches is True and "not judged" in summary.verdict
+
+
+def test_linear_band():
+    assert cvs.linear_band([0.0, 0.25, 0.5, 1.0], 1) == [
+        (0.0, 0.25),
+        (0.0, 0.5),
+        (0.25, 1.0),
+        (0.5, 1.0),
+    ]
+    assert cvs.linear_band([0.0, 0.25, 0.5], 0) == [(0.0, 0.0), (0.25, 0.25), (0.5, 0.5)]

@@ -13,6 +13,7 @@ from jaxml.vae import (
     linear_vae_from_decoder,
     linear_vae_init,
     linear_vae_kl_per_dim,
+    linear_vae_posterior_error,
     ppca_log_likelihood,
     ppca_mle,
     sample_covariance,
@@ -116,6 +117,48 @@ def test_kl_per_dim_matches_closed_form_kl(x64):
     expected = 0.5 * (var + m**2 - 1 - np.log(var))
     np.testing.assert_allclose(kl, expected, rtol=1e-12)
     assert kl.shape == (30, 2) and (kl >= 0).all()
+
+
+def test_posterior_error_against_numpy(x64):
+    x = _data()
+    w, mu, s2 = ppca_mle(x, 2)
+    # At the optimum (orthogonal W, optimal encoder) the encoder IS the exact posterior.
+    exact = linear_vae_posterior_error(linear_vae_from_decoder(w, mu, s2), x)
+    for name, value in exact.items():
+        assert float(value) < 1e-10, name
+    # A perturbed encoder on a skewed decoder: independent numpy computation via Bayes' rule.
+    p = _random_params(jax.random.key(5))
+    got = {k: float(v) for k, v in linear_vae_posterior_error(p, x).items()}
+    wn, mun, vn = np.asarray(p.w), np.asarray(p.mu), np.asarray(p.v)
+    s2n, dn = float(np.exp(p.log_sigma2)), np.exp(np.asarray(p.log_d))
+    c = wn @ wn.T + s2n * np.eye(5)
+    post_mean = (wn.T @ np.linalg.solve(c, (x - mun).T)).T  # z | x ~ N(W^T C^-1 r, I - W^T C^-1 W)
+    post_cov = np.eye(2) - wn.T @ np.linalg.solve(c, wn)
+    q_mean = (x - mun) @ vn.T
+    np.testing.assert_allclose(
+        got["mean_rel_err"],
+        np.linalg.norm(q_mean - post_mean) / np.linalg.norm(post_mean),
+        rtol=1e-10,
+    )
+    np.testing.assert_allclose(
+        got["cov_rel_err"],
+        np.linalg.norm(np.diag(dn) - post_cov) / np.linalg.norm(post_cov),
+        rtol=1e-10,
+    )
+    np.testing.assert_allclose(
+        got["var_max_rel_err"], np.max(np.abs(dn / np.diag(post_cov) - 1)), rtol=1e-10
+    )
+    assert got["mean_rel_err"] > 0.1 and got["cov_rel_err"] > 0.1  # far from the posterior
+    # Encoder directions where the data never vary are not identifiable and do not count.
+    x0 = np.concatenate([x, np.zeros((x.shape[0], 1))], axis=1)  # a constant 6th coordinate
+    opt6 = linear_vae_from_decoder(
+        np.concatenate([np.asarray(w), np.zeros((1, 2))]), np.append(np.asarray(mu), 0.0), s2
+    )
+    moved = opt6._replace(v=opt6.v.at[:, 5].set(3.0))
+    assert float(linear_vae_posterior_error(moved, x0)["mean_rel_err"]) < 1e-10
+    jitted = jax.jit(linear_vae_posterior_error)(p, x)
+    for name, value in jitted.items():
+        np.testing.assert_allclose(float(value), got[name], rtol=1e-10)
 
 
 def test_bad_inputs_are_named():
