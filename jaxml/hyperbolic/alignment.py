@@ -312,11 +312,8 @@ def _refine(w0, u0, x, y, lx, eps_schedule, cfg: _LoopConfig):
     return (w, u, *_finish(w, u, f, g, x, y, eps_schedule[-1], cfg))
 
 
-@functools.partial(
-    jax.jit, static_argnames=("cfg", "center", "num_restarts", "restart_subsample")
-)
-def _prepare(x, y, key, cfg: _LoopConfig, center: bool, num_restarts: int,
-             restart_subsample: int):
+@functools.partial(jax.jit, static_argnames=("cfg", "center", "num_restarts", "restart_subsample"))
+def _prepare(x, y, key, cfg: _LoopConfig, center: bool, num_restarts: int, restart_subsample: int):
     """Centering, the cost scale, initial rotations and the restart subsets (one program)."""
     d = x.shape[1]
     if cfg.hyperbolic:
@@ -360,13 +357,31 @@ def _final_map(w, u, mx, my, x, cfg: _LoopConfig):
 
 
 def _register(
-    x, y, key, *, hyperbolic, c, power, epsilon, epsilon_start, num_iters, anneal_fraction,
-    num_restarts, restart_subsample, translation_steps, sinkhorn_threshold,
-    sinkhorn_max_iterations, center,
+    x,
+    y,
+    key,
+    *,
+    hyperbolic,
+    c,
+    power,
+    epsilon,
+    epsilon_start,
+    num_iters,
+    anneal_fraction,
+    num_restarts,
+    restart_subsample,
+    translation_steps,
+    sinkhorn_threshold,
+    sinkhorn_max_iterations,
+    center,
 ):
     """Annealed restarts (on subsets when the sets are large), refinement, final plan."""
     cfg = _LoopConfig(
-        hyperbolic, float(c), float(power), int(translation_steps), float(sinkhorn_threshold),
+        hyperbolic,
+        float(c),
+        float(power),
+        int(translation_steps),
+        float(sinkhorn_threshold),
         int(sinkhorn_max_iterations),
     )
     mx, my, x0, y0, scale, w0s, xs, ys = _prepare(
@@ -375,10 +390,12 @@ def _register(
     schedule = scale * jnp.asarray(
         _eps_schedule(epsilon_start, epsilon, num_iters, anneal_fraction), x0.dtype
     )
-    ws, us, plans, log_plans, costs = _run_restarts(
-        w0s, xs, ys, _tangent(xs, cfg), schedule, cfg
+    ws, us, plans, log_plans, costs = _run_restarts(w0s, xs, ys, _tangent(xs, cfg), schedule, cfg)
+    _check_restarts(costs, log_plans, "hyperbolic_ot" if hyperbolic else "euclidean_procrustes")
+    finite = np.isfinite(np.asarray(costs)) & np.all(
+        np.isfinite(np.asarray(log_plans)), axis=(1, 2)
     )
-    best = int(jnp.argmin(jnp.where(jnp.isfinite(costs), costs, jnp.inf)))
+    best = int(np.argmin(np.where(finite, np.asarray(costs), np.inf)))
     if xs.shape[0] == x0.shape[0] and ys.shape[0] == y0.shape[0]:
         w, u, plan, log_plan, cost = ws[best], us[best], plans[best], log_plans[best], costs[best]
     else:
@@ -390,17 +407,46 @@ def _register(
         w, u, plan, log_plan, cost = _refine(
             ws[best], us[best], x0, y0, _tangent(x0, cfg), refine, cfg
         )
+        if not (np.isfinite(float(cost)) and bool(jnp.all(jnp.isfinite(log_plan)))):
+            raise RuntimeError(
+                f"align: the refinement of the best restart ({best}, cost {float(costs[best]):.6g} "
+                f"on {xs.shape[0]} x {ys.shape[0]} subsampled points) on the full "
+                f"{x0.shape[0]} x {y0.shape[0]} sets ended with a non-finite transport cost "
+                f"({float(cost)}) or log-plan; try a larger epsilon or a smaller power"
+            )
     mapping, mapped = _final_map(w, u, mx, my, x, cfg)
     return mapping, mapped, plan, log_plan, cost, costs
 
 
+def _check_restarts(costs, log_plans, method: str) -> None:
+    """Raises when no restart ended with a finite transport cost and a finite log-plan."""
+    costs = np.asarray(costs)
+    finite_plan = np.all(np.isfinite(np.asarray(log_plans)), axis=tuple(range(1, log_plans.ndim)))
+    ok = np.isfinite(costs) & finite_plan
+    if not np.any(ok):
+        raise RuntimeError(
+            f"align(method={method!r}): none of the {costs.size} restart(s) ended finite "
+            f"(transport costs {costs.tolist()[:8]}{' ...' if costs.size > 8 else ''}; "
+            f"{int(np.sum(~finite_plan))} of {costs.size} log-plans hold NaN/inf); the cost "
+            "d^power or the Sinkhorn potentials overflowed: try a smaller power or a larger "
+            "epsilon"
+        )
+
+
 @functools.partial(
     jax.jit,
-    static_argnames=("c", "power", "epsilon", "max_iterations", "sinkhorn_threshold",
-                     "sinkhorn_max_iterations"),
+    static_argnames=(
+        "c",
+        "power",
+        "epsilon",
+        "max_iterations",
+        "sinkhorn_threshold",
+        "sinkhorn_max_iterations",
+    ),
 )
-def _gromov_wasserstein(x, y, *, c, power, epsilon, max_iterations, sinkhorn_threshold,
-                        sinkhorn_max_iterations):
+def _gromov_wasserstein(
+    x, y, *, c, power, epsilon, max_iterations, sinkhorn_threshold, sinkhorn_max_iterations
+):
     """ott's entropic GW on the intra-set ``d^p`` matrices (one compiled program per setting)."""
     dx = PoincareCost(c, power).all_pairs(x, x)
     dy = PoincareCost(c, power).all_pairs(y, y)
@@ -409,7 +455,8 @@ def _gromov_wasserstein(x, y, *, c, power, epsilon, max_iterations, sinkhorn_thr
     )
     solver = gromov_wasserstein.GromovWasserstein(
         linear_solver=sinkhorn.Sinkhorn(
-            threshold=sinkhorn_threshold, max_iterations=sinkhorn_max_iterations,
+            threshold=sinkhorn_threshold,
+            max_iterations=sinkhorn_max_iterations,
             implicit_diff=None,
         ),
         epsilon=epsilon,
@@ -481,6 +528,9 @@ def align(
     Raises:
         ValueError: unknown method, empty or non-2-D sets, mismatched dimensions (map-based
             methods), points outside the ball, or bad hyperparameters.
+        RuntimeError: no restart ended with a finite transport cost and log-plan (GW: its one
+            run; large sets: also when the refinement of the best restart is non-finite), e.g.
+            ``d^power`` overflowing. Non-finite restarts are otherwise skipped, never returned.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}; got {method!r}")
@@ -506,8 +556,9 @@ def align(
     translation_steps = check_int(translation_steps, "translation_steps", minimum=0)
     gw_iterations = check_int(gw_iterations, "gw_iterations", minimum=1)
     sinkhorn_threshold = check_float(sinkhorn_threshold, "sinkhorn_threshold")
-    sinkhorn_max_iterations = check_int(sinkhorn_max_iterations, "sinkhorn_max_iterations",
-                                        minimum=1)
+    sinkhorn_max_iterations = check_int(
+        sinkhorn_max_iterations, "sinkhorn_max_iterations", minimum=1
+    )
     gw_sinkhorn_max_iterations = check_int(
         gw_sinkhorn_max_iterations, "gw_sinkhorn_max_iterations", minimum=1
     )
@@ -518,29 +569,55 @@ def align(
 
     if method == "gromov_wasserstein":
         plan, log_plan, cost = _gromov_wasserstein(
-            x, y, c=float(c), power=power, epsilon=epsilon, max_iterations=gw_iterations,
+            x,
+            y,
+            c=float(c),
+            power=power,
+            epsilon=epsilon,
+            max_iterations=gw_iterations,
             sinkhorn_threshold=sinkhorn_threshold,
             sinkhorn_max_iterations=gw_sinkhorn_max_iterations,
         )
+        _check_restarts(jnp.reshape(cost, (1,)), log_plan[None], method)
         return AlignmentResult(
-            plan=plan, log_plan=log_plan, mapping=None, mapped_x=None,
-            matching=jnp.argmax(log_plan, axis=1), cost=cost,
-            restart_costs=jnp.reshape(cost, (1,)), method=method,
+            plan=plan,
+            log_plan=log_plan,
+            mapping=None,
+            mapped_x=None,
+            matching=jnp.argmax(log_plan, axis=1),
+            cost=cost,
+            restart_costs=jnp.reshape(cost, (1,)),
+            method=method,
         )
 
     if key is None:
         raise ValueError(f"key (a PRNG key) is required for method {method!r}")
     hyperbolic = method == "hyperbolic_ot"
     mapping, mapped, plan, log_plan, cost, restart_costs = _register(
-        x, y, key, hyperbolic=hyperbolic, c=c, power=power if hyperbolic else 2.0,
-        epsilon=epsilon, epsilon_start=epsilon_start, num_iters=num_iters,
-        anneal_fraction=anneal_fraction, num_restarts=num_restarts,
-        restart_subsample=restart_subsample, translation_steps=translation_steps,
-        sinkhorn_threshold=sinkhorn_threshold, sinkhorn_max_iterations=sinkhorn_max_iterations,
+        x,
+        y,
+        key,
+        hyperbolic=hyperbolic,
+        c=c,
+        power=power if hyperbolic else 2.0,
+        epsilon=epsilon,
+        epsilon_start=epsilon_start,
+        num_iters=num_iters,
+        anneal_fraction=anneal_fraction,
+        num_restarts=num_restarts,
+        restart_subsample=restart_subsample,
+        translation_steps=translation_steps,
+        sinkhorn_threshold=sinkhorn_threshold,
+        sinkhorn_max_iterations=sinkhorn_max_iterations,
         center=center,
     )
     return AlignmentResult(
-        plan=plan, log_plan=log_plan, mapping=mapping, mapped_x=mapped,
-        matching=jnp.argmax(log_plan, axis=1), cost=cost, restart_costs=restart_costs,
+        plan=plan,
+        log_plan=log_plan,
+        mapping=mapping,
+        mapped_x=mapped,
+        matching=jnp.argmax(log_plan, axis=1),
+        cost=cost,
+        restart_costs=restart_costs,
         method=method,
     )

@@ -40,9 +40,13 @@ def precision_at_k(scores_or_plan: ArrayLike, true_match: ArrayLike, k: int = 1)
     Returns:
         Scalar in ``[0, 1]``: ``mean_i [#{j != t_i : s_ij >= s_{i t_i}} < k]`` over matched rows.
 
+        Under ``jit`` (traced scores) a matched row with a NaN or inf score gives NaN.
+
     Raises:
-        ValueError: ``k < 1``, shapes that disagree, true columns outside ``[-1, m)``, or no
-            matched row.
+        ValueError: ``k < 1``, shapes that disagree, true columns outside ``[-1, m)``, no
+            matched row, or (concrete inputs) a NaN or inf score anywhere in a matched row
+            (the message names the first rows and their count). Rows with ``true_match = -1``
+            are not inspected.
     """
     k = check_int(k, "k", minimum=1)
     shape = np.shape(scores_or_plan)
@@ -66,6 +70,16 @@ def precision_at_k(scores_or_plan: ArrayLike, true_match: ArrayLike, k: int = 1)
             )
         if not np.any(t >= 0):
             raise ValueError("true_match has no matched row (all -1): precision is undefined")
+        if not isinstance(scores_or_plan, jax.core.Tracer):
+            finite = np.all(np.isfinite(np.asarray(scores_or_plan)), axis=1)
+            bad = np.flatnonzero((t >= 0) & ~finite)
+            if bad.size:
+                raise ValueError(
+                    f"scores_or_plan has NaN or inf scores in {bad.size} matched row(s) (rows "
+                    f"{str(bad[:5].tolist())[:-1]}{', ...' if bad.size > 5 else ''}]); a "
+                    "diverged plan "
+                    "cannot be scored (a NaN true score would otherwise count as a hit)"
+                )
     s = jnp.asarray(scores_or_plan)
     t = jnp.asarray(true_match)
     matched = t >= 0
@@ -73,7 +87,8 @@ def precision_at_k(scores_or_plan: ArrayLike, true_match: ArrayLike, k: int = 1)
     true_score = jnp.take_along_axis(s, t_safe[:, None], axis=1)  # [n, 1]
     at_least = jnp.sum(s >= true_score, axis=1) - 1  # others scoring >= the true one
     hits = (at_least < k) & matched
-    return jnp.sum(hits) / jnp.sum(matched)
+    bad = jnp.any(matched & ~jnp.all(jnp.isfinite(s), axis=1))
+    return jnp.where(bad, jnp.nan, jnp.sum(hits) / jnp.sum(matched))
 
 
 def true_match_from_permutation(perm: ArrayLike) -> np.ndarray:

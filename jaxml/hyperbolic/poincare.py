@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
-from jaxml.hyperbolic._checks import check_curvature, check_points, check_same_dim
+from jaxml.hyperbolic._checks import check_curvature, check_points, check_same_dim, is_concrete
 
 __all__ = [
     "centroid",
@@ -370,20 +371,75 @@ def to_hyperboloid(x: ArrayLike, c: float = 1.0) -> jax.Array:
     return jnp.concatenate([x0, 2.0 * x / den], axis=-1)
 
 
+def _hyperboloid_tolerance(dtype) -> float:
+    """Relative tolerance of :func:`from_hyperboloid`'s on-manifold check (see there)."""
+    return max(1e-4, 100.0 * float(jnp.finfo(dtype).eps))
+
+
+def _check_hyperboloid(h, c) -> None:
+    """Rejects concrete ``h`` off the upper sheet of ``-X_0^2 + |X_{1:}|^2 = -1/c``."""
+    if not (is_concrete(h) and is_concrete(c)) or np.size(h) == 0:
+        return
+    dtype = jnp.result_type(h)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        dtype = jnp.result_type(float)
+    v = np.asarray(h, dtype=np.float64).reshape(-1, np.shape(h)[-1])
+    cv = float(np.asarray(c))
+    if not np.all(np.isfinite(v)):
+        bad = np.flatnonzero(~np.all(np.isfinite(v), axis=1))
+        raise ValueError(
+            f"h contains NaN or inf values ({bad.size} point(s), first flat indices "
+            f"{bad[:5].tolist()})"
+        )
+    lower = np.flatnonzero(v[:, 0] < 0)
+    if lower.size:
+        raise ValueError(
+            f"h has {lower.size} point(s) on the lower sheet (X_0 < 0; first flat indices "
+            f"{lower[:5].tolist()}, X_0 = {v[lower[0], 0]:.6g}); from_hyperboloid expects the "
+            "upper sheet X_0 > 0"
+        )
+    sq0, sq_rest = v[:, 0] ** 2, np.sum(v[:, 1:] ** 2, axis=1)
+    tol = _hyperboloid_tolerance(dtype)
+    residual = np.abs(cv * (sq_rest - sq0) + 1.0)
+    off = residual > tol * (1.0 + cv * (sq0 + sq_rest))
+    if np.any(off):
+        idx = np.flatnonzero(off)
+        raise ValueError(
+            f"h has {idx.size} point(s) off the hyperboloid -X_0^2 + |X_1:|^2 = -1/c "
+            f"(c = {cv:g}; first flat indices {idx[:5].tolist()}, c * Minkowski norm "
+            f"{cv * (sq_rest[idx[0]] - sq0[idx[0]]):.9g} instead of -1; tolerance: "
+            f"|c <X, X>_L + 1| <= {tol:g} * (1 + c |X|^2))"
+        )
+
+
 def from_hyperboloid(h: ArrayLike, c: float = 1.0) -> jax.Array:
     """Inverse of :func:`to_hyperboloid`: ``x = X_{1:} / (1 + sqrt(c) X_0)``.
 
     Args:
-        h: ``[..., d + 1]`` points with ``X_0 > 0`` (on the upper sheet).
+        h: ``[..., d + 1]`` points on the upper sheet of the hyperboloid
+            ``<X, X>_L = -X_0^2 + |X_{1:}|^2 = -1/c``, ``X_0 > 0``.
         c: curvature magnitude.
 
     Returns:
         ``[..., d]`` points in the ball.
+
+    Raises:
+        ValueError: ``h`` has fewer than 2 coordinates; or, when ``h`` and ``c`` are concrete
+            (not traced), ``h`` holds NaN/inf, a point with ``X_0 < 0`` (lower sheet), or a
+            point off the hyperboloid: ``|c <X, X>_L + 1| > tol * (1 + c |X|^2)`` with
+            ``|X|^2 = X_0^2 + |X_{1:}|^2`` (the size of the terms that cancel, so the check
+            is relative) and ``tol = max(1e-4, 100 * finfo(dtype).eps)`` (1e-4 in float32 and
+            float64). Under ``jit``/``vmap`` nothing is checked.
     """
     check_curvature(c)
-    h = _as_float(h)
-    if h.shape[-1] < 2:
-        raise ValueError(f"h must have shape [..., d + 1] with d >= 1; got {h.shape}")
+    if np.ndim(h) < 1 or np.shape(h)[-1] < 2:
+        raise ValueError(f"h must have shape [..., d + 1] with d >= 1; got {np.shape(h)}")
+    _check_hyperboloid(h, c)
+    return _from_hyperboloid(_as_float(h), c)
+
+
+def _from_hyperboloid(h: jax.Array, c) -> jax.Array:
+    """:func:`from_hyperboloid` without the checks (for normalized internal sums)."""
     sqrt_c = jnp.sqrt(jnp.asarray(c, h.dtype))
     return _clip_to_ball(h[..., 1:] / (1.0 + sqrt_c * h[..., :1]), c)
 
@@ -403,6 +459,10 @@ def centroid(x: ArrayLike, weights: ArrayLike | None = None, c: float = 1.0) -> 
 
     Returns:
         ``[d]`` the centroid.
+
+    Raises:
+        ValueError: ``x`` not ``[n, d]`` with ``n >= 1`` or outside the ball; ``weights`` not
+            ``[n]``, or (when concrete) holding a negative, NaN or inf value, or summing to 0.
     """
     if jnp.ndim(x) != 2:
         raise ValueError(f"x must be 2-D [n, d]; got shape {jnp.shape(x)}")
@@ -416,9 +476,19 @@ def centroid(x: ArrayLike, weights: ArrayLike | None = None, c: float = 1.0) -> 
             raise ValueError(
                 f"weights must have shape [n] = ({h.shape[0]},); got {jnp.shape(weights)}"
             )
+        if is_concrete(weights):
+            wv = np.asarray(weights, dtype=np.float64)
+            bad = np.flatnonzero(~np.isfinite(wv) | (wv < 0))
+            if bad.size:
+                raise ValueError(
+                    f"weights must be finite and >= 0; got {bad.size} bad value(s), e.g. "
+                    f"weights[{bad[0]}] = {wv[bad[0]]}"
+                )
+            if not np.sum(wv) > 0:
+                raise ValueError("weights must have a positive sum; got all zeros")
         w = jnp.asarray(weights, h.dtype)
     s = w @ h
     minkowski = s[0] ** 2 - jnp.sum(s[1:] ** 2)  # -<S, S>_L > 0 for a future-pointing S
     sqrt_c = jnp.sqrt(jnp.asarray(c, h.dtype))
     s = s / (sqrt_c * jnp.sqrt(jnp.maximum(minkowski, jnp.finfo(h.dtype).tiny)))
-    return from_hyperboloid(s, c)
+    return _from_hyperboloid(s, c)

@@ -52,8 +52,9 @@ def isometric_pair():
     iso = random_isometry(jax.random.key(7), 3, translation_norm=0.9)
     moved = np.asarray(apply_isometry(iso, x))
     noise = 1e-3 * np.random.default_rng(1).normal(size=moved.shape)
-    moved = np.asarray(P.project(P.expmap(moved, noise / np.asarray(
-        P.conformal_factor(moved))[:, None]), 1e-5))
+    moved = np.asarray(
+        P.project(P.expmap(moved, noise / np.asarray(P.conformal_factor(moved))[:, None]), 1e-5)
+    )
     perm = np.random.default_rng(2).permutation(39)
     y = np.empty_like(moved)
     y[perm] = moved  # item i of x is item perm[i] of y
@@ -71,8 +72,9 @@ def test_hyperbolic_ot_recovers_the_isometry(isometric_pair):
     assert float(precision_at_k(result.log_plan, truth, 1)) >= 0.95
     assert float(np.mean(np.asarray(result.matching) == truth)) >= 0.95
     # The fitted map is an isometry that sends x onto its counterparts.
-    np.testing.assert_allclose(np.asarray(apply_map(result.mapping, x)),
-                               np.asarray(result.mapped_x), atol=1e-4)
+    np.testing.assert_allclose(
+        np.asarray(apply_map(result.mapping, x)), np.asarray(result.mapped_x), atol=1e-4
+    )
     rot = np.asarray(result.mapping.rotation)
     np.testing.assert_allclose(rot @ rot.T, np.eye(3), atol=1e-4)
     err = np.asarray(P.distance(result.mapped_x, y[truth]))
@@ -97,8 +99,9 @@ def test_gromov_wasserstein_needs_no_map(isometric_pair):
     assert result.mapping is None and result.mapped_x is None
     np.testing.assert_allclose(float(jnp.sum(result.plan)), 1.0, rtol=1e-3)
     # log_plan ranks like the plan.
-    np.testing.assert_array_equal(np.argmax(np.asarray(result.log_plan), 1),
-                                  np.argmax(np.asarray(result.plan), 1))
+    np.testing.assert_array_equal(
+        np.argmax(np.asarray(result.log_plan), 1), np.argmax(np.asarray(result.plan), 1)
+    )
     assert float(precision_at_k(result.log_plan, truth, 1)) >= 0.9
 
 
@@ -119,6 +122,63 @@ def test_precision_at_k_counts_ties_pessimistically():
         precision_at_k(scores, np.array([0, 1, 3, 0]), 1)
 
 
+def test_precision_at_k_rejects_non_finite_scores_in_matched_rows():
+    # Regression: a NaN true score made every comparison False, so the row counted as a hit and
+    # a diverged plan could score P@1 = 1.0.
+    nan = jnp.nan
+    scores = jnp.array([[nan, 0.1, 0.0], [0.2, 0.9, 0.1], [0.1, 0.5, jnp.inf], [nan, nan, nan]])
+    msg = r"NaN or inf scores in 2 matched row\(s\) \(rows \[0, 2\]\)"
+    with pytest.raises(ValueError, match=msg):
+        precision_at_k(scores, np.array([0, 1, 2, -1]), 1)
+    many = jnp.full((8, 3), nan)
+    msg = r"in 8 matched row\(s\) \(rows \[0, 1, 2, 3, 4, \.\.\.\]\)"
+    with pytest.raises(ValueError, match=msg):
+        precision_at_k(many, np.zeros(8, int), 1)
+    # Unmatched rows are not inspected: rows 0, 2 and 3 are excluded, row 1 is a clean hit.
+    assert float(precision_at_k(scores, np.array([-1, 1, -1, -1]), 1)) == 1.0
+    # Under jit the value cannot raise: it is NaN instead of a fake hit.
+    jitted = jax.jit(precision_at_k, static_argnums=2)
+    assert np.isnan(float(jitted(scores, np.array([0, 1, 2, -1]), 1)))
+    assert float(jitted(scores, np.array([-1, 1, -1, -1]), 1)) == 1.0
+
+
+@pytest.mark.parametrize("method", ["hyperbolic_ot", "gromov_wasserstein"])
+def test_align_raises_when_no_restart_ends_finite(method):
+    # d^200 overflows float32 for hyperbolic distances above ~1.5: every restart's cost is NaN.
+    rng = np.random.default_rng(0)
+    x = (0.3 * rng.normal(size=(20, 2))).astype(np.float32)
+    y = (0.3 * rng.normal(size=(20, 2))).astype(np.float32)
+    restarts = 2 if method == "hyperbolic_ot" else 1
+    with pytest.raises(RuntimeError, match=f"none of the {restarts} restart.*ended finite"):
+        align(x, y, method, key=jax.random.key(0), power=200.0, num_restarts=2, num_iters=3)
+
+
+def test_align_skips_non_finite_restarts_and_raises_if_all_are(isometric_pair, monkeypatch):
+    """NaN injected into the restarts' output: the finite restart is kept; none finite raises."""
+    from jaxml.hyperbolic import alignment
+
+    x, y, truth, _ = isometric_pair
+    real = alignment._run_restarts
+    poisoned = {"which": None}
+
+    def run_restarts(*args, **kwargs):
+        w, u, plans, log_plans, costs = real(*args, **kwargs)
+        bad = jnp.asarray(poisoned["which"])
+        costs = jnp.where(bad, jnp.nan, costs)
+        log_plans = jnp.where(bad[:, None, None], jnp.nan, log_plans)
+        return w, u, plans, log_plans, costs
+
+    monkeypatch.setattr(alignment, "_run_restarts", run_restarts)
+    poisoned["which"] = [True, False, True, True]  # only restart 1 survives
+    result = align(x, y, "hyperbolic_ot", key=jax.random.key(0), **FAST)
+    assert np.isnan(np.asarray(result.restart_costs)).tolist() == poisoned["which"]
+    assert np.isfinite(np.asarray(result.log_plan)).all() and np.isfinite(float(result.cost))
+    assert float(result.cost) == float(result.restart_costs[1])
+    poisoned["which"] = [True, True, True, True]
+    with pytest.raises(RuntimeError, match=r"none of the 4 restart\(s\) ended finite.*4 of 4"):
+        align(x, y, "hyperbolic_ot", key=jax.random.key(0), **FAST)
+
+
 def test_ground_truth_helpers():
     assert match_by_keys(["a", "b", "c", "c"], ["c", "a", "d"]).tolist() == [1, -1, -1, -1]
     lemmas_30 = [("moose", "elk", "alces_alces"), ("dog",), ("bat",), ("bat",)]
@@ -133,7 +193,8 @@ def test_ground_truth_helpers():
     permuted, perm = permute_hierarchy(tree, 1)
     assert [permuted.names[perm[i]] for i in range(20)] == list(tree.names)
     assert {tuple(e) for e in permuted.edges.tolist()} == {
-        (int(perm[a]), int(perm[b])) for a, b in tree.edges}
+        (int(perm[a]), int(perm[b])) for a, b in tree.edges
+    }
     fewer = remove_edges(tree, 0.3, 0)
     assert len(fewer.edges) == round(0.7 * len(tree.edges)) and fewer.num_nodes == 20
 
@@ -143,8 +204,7 @@ def test_bad_input_gives_clear_errors():
     with pytest.raises(ValueError, match="same dimension"):
         align(x, jnp.zeros((2, 3)), "hyperbolic_ot", key=jax.random.key(0))
     with pytest.raises(ValueError, match="y has 1 point.*outside"):
-        align(x, jnp.array([[1.0, 0.5], [0.0, 0.0]]), "euclidean_procrustes",
-              key=jax.random.key(0))
+        align(x, jnp.array([[1.0, 0.5], [0.0, 0.0]]), "euclidean_procrustes", key=jax.random.key(0))
     with pytest.raises(ValueError, match="x is empty"):
         align(jnp.zeros((0, 2)), x, "gromov_wasserstein")
     with pytest.raises(ValueError, match="method must be one of"):

@@ -34,8 +34,11 @@ def _np_distance(x, y):
 
 
 def _np_mobius_add(x, y):
-    xy, x2, y2 = np.sum(x * y, -1, keepdims=True), np.sum(x * x, -1, keepdims=True), np.sum(
-        y * y, -1, keepdims=True)
+    xy, x2, y2 = (
+        np.sum(x * y, -1, keepdims=True),
+        np.sum(x * x, -1, keepdims=True),
+        np.sum(y * y, -1, keepdims=True),
+    )
     return ((1 + 2 * xy + y2) * x + (1 - x2) * y) / (1 + 2 * xy + x2 * y2)
 
 
@@ -66,9 +69,12 @@ def test_distance_matches_numpy_formula(seed, d):
         # 2 artanh |(-x) (+) y| is the same distance (Ganea et al. 2018).
         np.testing.assert_allclose(
             np.asarray(P.distance(x, y)),
-            2 * np.arctanh(np.linalg.norm(_np_mobius_add(-x, y), axis=-1)), rtol=1e-7)
-        np.testing.assert_allclose(np.asarray(P.mobius_add(x, y)), _np_mobius_add(x, y),
-                                   rtol=1e-10, atol=1e-12)
+            2 * np.arctanh(np.linalg.norm(_np_mobius_add(-x, y), axis=-1)),
+            rtol=1e-7,
+        )
+        np.testing.assert_allclose(
+            np.asarray(P.mobius_add(x, y)), _np_mobius_add(x, y), rtol=1e-10, atol=1e-12
+        )
 
 
 @SETTINGS
@@ -78,20 +84,29 @@ def test_exp_log_inverses(seed, d, c):
         x = _points(seed, 8, d, 0.9) / np.sqrt(c)
         y = _points(seed + 1, 8, d, 0.9) / np.sqrt(c)
         v = 0.3 * np.random.default_rng(seed).normal(size=(8, d))
-        np.testing.assert_allclose(np.asarray(P.logmap(x, P.expmap(x, v, c), c)), v,
-                                   rtol=1e-6, atol=1e-8)
-        np.testing.assert_allclose(np.asarray(P.expmap(x, P.logmap(x, y, c), c)), y,
-                                   rtol=1e-8, atol=1e-10)
-        np.testing.assert_allclose(np.asarray(P.logmap0(P.expmap0(v, c), c)), v,
-                                   rtol=1e-6, atol=1e-8)
-        np.testing.assert_allclose(np.asarray(P.expmap0(P.logmap0(y, c), c)), y,
-                                   rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(
+            np.asarray(P.logmap(x, P.expmap(x, v, c), c)), v, rtol=1e-6, atol=1e-8
+        )
+        np.testing.assert_allclose(
+            np.asarray(P.expmap(x, P.logmap(x, y, c), c)), y, rtol=1e-8, atol=1e-10
+        )
+        np.testing.assert_allclose(
+            np.asarray(P.logmap0(P.expmap0(v, c), c)), v, rtol=1e-6, atol=1e-8
+        )
+        np.testing.assert_allclose(
+            np.asarray(P.expmap0(P.logmap0(y, c), c)), y, rtol=1e-9, atol=1e-12
+        )
         # d(x, exp_x(v)) = lambda_x |v| and lambda_0 |log_0 y| = 2 |log_0 y| = d(0, y).
         np.testing.assert_allclose(
             np.asarray(P.distance(x, P.expmap(x, 0.1 * v, c), c)),
-            np.asarray(P.conformal_factor(x, c)) * np.linalg.norm(0.1 * v, axis=-1), rtol=1e-8)
-        np.testing.assert_allclose(2 * np.linalg.norm(np.asarray(P.logmap0(y, c)), axis=-1),
-                                   np.asarray(P.distance(np.zeros_like(y), y, c)), rtol=1e-9)
+            np.asarray(P.conformal_factor(x, c)) * np.linalg.norm(0.1 * v, axis=-1),
+            rtol=1e-8,
+        )
+        np.testing.assert_allclose(
+            2 * np.linalg.norm(np.asarray(P.logmap0(y, c)), axis=-1),
+            np.asarray(P.distance(np.zeros_like(y), y, c)),
+            rtol=1e-9,
+        )
 
 
 @SETTINGS
@@ -100,22 +115,30 @@ def test_mobius_identities(seed, d):
     with jax.enable_x64(True):
         a, x = _points(seed, 8, d, 0.95), _points(seed + 1, 8, d, 0.95)
         zero = np.zeros_like(x)
-        np.testing.assert_allclose(np.asarray(P.mobius_add(-a, P.mobius_add(a, x))), x,
-                                   rtol=1e-8, atol=1e-10)  # left cancellation
+        np.testing.assert_allclose(
+            np.asarray(P.mobius_add(-a, P.mobius_add(a, x))), x, rtol=1e-8, atol=1e-10
+        )  # left cancellation
         np.testing.assert_allclose(np.asarray(P.mobius_add(zero, x)), x, atol=1e-14)
         np.testing.assert_allclose(np.asarray(P.mobius_add(x, zero)), x, atol=1e-14)
         np.testing.assert_allclose(np.asarray(P.mobius_add(-x, x)), 0.0, atol=1e-12)
         # Left translations are isometries.
-        np.testing.assert_allclose(np.asarray(P.distance(P.mobius_add(a, x), P.mobius_add(a, a))),
-                                   np.asarray(P.distance(x, a)), rtol=1e-7)
+        np.testing.assert_allclose(
+            np.asarray(P.distance(P.mobius_add(a, x), P.mobius_add(a, a))),
+            np.asarray(P.distance(x, a)),
+            rtol=1e-7,
+        )
         # r (x) x scales the distance to 0; (r + s) (x) x = (r (x) x) (+) (s (x) x).
         np.testing.assert_allclose(
             np.asarray(P.distance(zero, P.mobius_scalar_mul(0.5, x))),
-            0.5 * np.asarray(P.distance(zero, x)), rtol=1e-9)
+            0.5 * np.asarray(P.distance(zero, x)),
+            rtol=1e-9,
+        )
         np.testing.assert_allclose(
             np.asarray(P.mobius_scalar_mul(0.7, x)),
             np.asarray(P.mobius_add(P.mobius_scalar_mul(0.3, x), P.mobius_scalar_mul(0.4, x))),
-            rtol=1e-8, atol=1e-10)
+            rtol=1e-8,
+            atol=1e-10,
+        )
 
 
 @settings(max_examples=10, deadline=None)
@@ -125,14 +148,18 @@ def test_distance_invariant_under_random_isometry(seed, d, t):
         iso = random_isometry(jax.random.key(seed), d, t)
         x, y = _points(seed, 10, d, 0.99), _points(seed + 1, 10, d, 0.99)
         gx, gy = apply_isometry(iso, x), apply_isometry(iso, y)
-        np.testing.assert_allclose(np.asarray(P.distance(gx, gy)),
-                                   np.asarray(P.distance(x, y)), rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(
+            np.asarray(P.distance(gx, gy)), np.asarray(P.distance(x, y)), rtol=1e-6, atol=1e-9
+        )
         back = apply_isometry(invert_isometry(iso), gx)
         np.testing.assert_allclose(np.asarray(back), x, rtol=1e-6, atol=1e-8)
         # The centroid is isometry-equivariant.
-        np.testing.assert_allclose(np.asarray(P.centroid(gx)),
-                                   np.asarray(apply_isometry(iso, P.centroid(x))),
-                                   rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(
+            np.asarray(P.centroid(gx)),
+            np.asarray(apply_isometry(iso, P.centroid(x))),
+            rtol=1e-7,
+            atol=1e-9,
+        )
 
 
 def test_compose_isometries(x64):
@@ -141,11 +168,13 @@ def test_compose_isometries(x64):
     g2 = random_isometry(jax.random.key(1), d, 0.8)
     x = _points(3, 20, d, 0.99)
     both = compose_isometries(g2, g1)
-    np.testing.assert_allclose(np.asarray(apply_isometry(both, x)),
-                               np.asarray(apply_isometry(g2, apply_isometry(g1, x))),
-                               rtol=1e-7, atol=1e-9)
-    np.testing.assert_allclose(np.asarray(both.rotation @ both.rotation.T), np.eye(d),
-                               atol=1e-10)
+    np.testing.assert_allclose(
+        np.asarray(apply_isometry(both, x)),
+        np.asarray(apply_isometry(g2, apply_isometry(g1, x))),
+        rtol=1e-7,
+        atol=1e-9,
+    )
+    np.testing.assert_allclose(np.asarray(both.rotation @ both.rotation.T), np.eye(d), atol=1e-10)
 
 
 def test_mobius_matvec_matches_ganea_formula(x64):
@@ -164,11 +193,14 @@ def test_mobius_matvec_matches_ganea_formula(x64):
 def test_hyperboloid_round_trip_and_curvature_scaling(x64):
     x, y = _points(0, 10, 4, 0.99), _points(1, 10, 4, 0.99)
     h = np.asarray(P.to_hyperboloid(x))
-    np.testing.assert_allclose(-h[:, 0] ** 2 + np.sum(h[:, 1:] ** 2, 1), -1.0, rtol=1e-6)
+    np.testing.assert_allclose(-(h[:, 0] ** 2) + np.sum(h[:, 1:] ** 2, 1), -1.0, rtol=1e-6)
     np.testing.assert_allclose(np.asarray(P.from_hyperboloid(h)), x, rtol=1e-9, atol=1e-12)
     c = 2.5
-    np.testing.assert_allclose(np.asarray(P.distance(x / np.sqrt(c), y / np.sqrt(c), c)),
-                               np.asarray(P.distance(x, y)) / np.sqrt(c), rtol=1e-9)
+    np.testing.assert_allclose(
+        np.asarray(P.distance(x / np.sqrt(c), y / np.sqrt(c), c)),
+        np.asarray(P.distance(x, y)) / np.sqrt(c),
+        rtol=1e-9,
+    )
 
 
 def test_project():
@@ -196,8 +228,13 @@ def test_float32_stable_near_boundary_and_at_identical_points():
     assert np.all(np.isfinite(np.asarray(P.distance(x, y))))
 
     def total(a, b):
-        return (jnp.sum(P.distance(a, b)) + jnp.sum(P.logmap(a, b)) + jnp.sum(P.mobius_add(a, b))
-                + jnp.sum(P.expmap0(P.logmap0(a))) + jnp.sum(P.mobius_matvec(jnp.eye(5), a)))
+        return (
+            jnp.sum(P.distance(a, b))
+            + jnp.sum(P.logmap(a, b))
+            + jnp.sum(P.mobius_add(a, b))
+            + jnp.sum(P.expmap0(P.logmap0(a)))
+            + jnp.sum(P.mobius_matvec(jnp.eye(5), a))
+        )
 
     grad = jax.jit(jax.grad(total, argnums=(0, 1)))
     for a, b in ((x, y), (x, x), (jnp.zeros_like(x), jnp.zeros_like(x))):
@@ -229,8 +266,9 @@ def test_jit_matches_eager():
     # One compiled program for all of them (compiles dominate the suite's time).
     jitted = jax.jit(lambda: {name: fn(*args) for name, (fn, args) in cases.items()})()
     for name, (fn, args) in cases.items():
-        np.testing.assert_allclose(np.asarray(jitted[name]), np.asarray(fn(*args)),
-                                   rtol=2e-5, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(
+            np.asarray(jitted[name]), np.asarray(fn(*args)), rtol=2e-5, atol=1e-6, err_msg=name
+        )
 
 
 def test_bad_input_is_rejected():
@@ -252,3 +290,77 @@ def test_bad_input_is_rejected():
         P.distance(inside * 2, inside * 2, c=20.0)  # radius 1/sqrt(20) < |x|
     with pytest.raises(ValueError, match="empty"):
         P.centroid(jnp.zeros((0, 2)))
+
+
+_ON = np.array([[np.sqrt(2.0), 1.0, 0.0]])  # -2 + 1 = -1: on the upper sheet (c = 1)
+
+
+@pytest.mark.parametrize(
+    ("h", "c", "match"),
+    [
+        (np.array([[1.0, 0.0, 0.0]]) * 2.0, 1.0, r"1 point\(s\) off the hyperboloid"),
+        (_ON * 1.01, 1.0, r"off the hyperboloid.*tolerance"),  # Minkowski norm -1.02
+        (_ON, 2.0, r"off the hyperboloid.*c = 2"),  # right sheet for c = 1, not for c = 2
+        (-_ON, 1.0, r"1 point\(s\) on the lower sheet \(X_0 < 0"),
+        (np.array([[-1.0, 0.0], [1.0, 0.0], [-1.0, 0.0]]), 1.0, r"2 point\(s\) on the lower"),
+        (np.array([[np.nan, 0.0, 0.0]]), 1.0, "h contains NaN or inf"),
+        (np.array([[np.inf, 1.0, 0.0]]), 1.0, "h contains NaN or inf"),
+        (np.zeros((2, 1)), 1.0, r"h must have shape \[\.\.\., d \+ 1\]"),
+    ],
+)
+def test_from_hyperboloid_rejects_points_off_the_upper_sheet(h, c, match):
+    with pytest.raises(ValueError, match=match):
+        P.from_hyperboloid(h, c)
+
+
+def test_from_hyperboloid_tolerance_accepts_rounding_and_tracers():
+    # Inside the stated tolerance |c<X,X>_L + 1| <= 1e-4 (1 + c|X|^2): a 2e-5 relative error.
+    np.testing.assert_allclose(
+        np.asarray(P.from_hyperboloid(_ON * (1 + 1e-5))), [[1 / (1 + np.sqrt(2)), 0.0]], atol=1e-5
+    )
+    # float32 round trip very near the boundary, where X_0 ~ 1e5 and the terms cancel.
+    v = np.random.default_rng(0).normal(size=(16, 4))
+    x = jnp.asarray(v / np.linalg.norm(v, axis=1, keepdims=True) * (1 - 1e-5), jnp.float32)
+    for c in (1.0, 3.0):
+        xc = x / np.sqrt(c)
+        np.testing.assert_allclose(
+            np.asarray(P.from_hyperboloid(P.to_hyperboloid(xc, c), c)), np.asarray(xc), atol=1e-5
+        )
+    # Traced values are not checked (an off-sheet point passes through jit unchanged).
+    out = jax.jit(P.from_hyperboloid)(jnp.asarray(-_ON, jnp.float32))
+    assert out.shape == (1, 2)
+
+
+@pytest.mark.parametrize(
+    ("weights", "match"),
+    [
+        (np.array([1.0, -0.5, 1.0]), r"weights must be finite and >= 0.*weights\[1\] = -0.5"),
+        (np.array([1.0, 1.0, np.nan]), r"weights must be finite and >= 0.*weights\[2\] = nan"),
+        (np.array([np.inf, 1.0, 1.0]), r"weights must be finite and >= 0.*weights\[0\] = inf"),
+        (np.zeros(3), "weights must have a positive sum"),
+        (np.ones(2), r"weights must have shape \[n\] = \(3,\)"),
+    ],
+)
+def test_centroid_rejects_bad_weights(weights, match):
+    x = jnp.array([[0.1, 0.2], [-0.3, 0.1], [0.0, -0.4]])
+    with pytest.raises(ValueError, match=match):
+        P.centroid(x, weights)
+
+
+def test_centroid_weights_accept_zeros_and_tracers(x64):
+    x = jnp.array([[0.1, 0.2], [-0.3, 0.1], [0.0, -0.4]])
+    # A zero weight drops the point: same as the centroid of the other two.
+    np.testing.assert_allclose(
+        np.asarray(P.centroid(x, jnp.array([1.0, 0.0, 1.0]))),
+        np.asarray(P.centroid(x[jnp.array([0, 2])])),
+        rtol=1e-12,
+    )
+    # One point with all the weight is its own centroid.
+    np.testing.assert_allclose(
+        np.asarray(P.centroid(x, jnp.array([0.0, 2.0, 0.0]))), np.asarray(x[1]), rtol=1e-12
+    )
+    # Traced weights are not value-checked (jit compiles and runs).
+    w = jnp.array([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(
+        np.asarray(jax.jit(P.centroid)(x, w)), np.asarray(P.centroid(x, w)), rtol=1e-12
+    )
