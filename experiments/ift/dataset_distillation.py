@@ -19,12 +19,25 @@ i.e. near the inner optimum the IFT assumes, and over the run the images see a n
 ``reset_every`` hypersteps (quick: 500 different inits). Reset inits come from
 ``fold_in(key, step // reset_every)``, so a resumed run is bit-identical.
 
-Evaluation. FRESH MLPs (init keys never used during distillation) are trained only on the 10
-distilled images with the same recipe (full-batch SGD + the same weight decay,
-``eval_train_steps`` steps) and tested on the test split; the same init keys train on one random
-REAL image per class (several draws from the training split). Context rows, not part of the
-claim: the 10 class-mean images, and the whole real training split with the same recipe. The
-curve in the figure is the validation-split accuracy of fresh models during distillation.
+Seeds. ``num_seeds`` independent distillations (own image init and reset inits; ``jax.vmap``
+over seeds, one compiled program) are each paired with their own random real draw (one random
+training image per class). FRESH MLPs (``num_eval_seeds`` init keys never used during
+distillation, the same keys for every training set) are trained only on a set with the same
+recipe (full-batch SGD + the same weight decay, ``eval_train_steps`` steps) and tested on the test
+split. The per-seed gain is (mean test accuracy on seed s's distilled images) - (mean test
+accuracy on random draw s). Context rows, not part of the claim: the 10 class-mean images, and
+the whole real training split with the same recipe. The curve in the figure is the
+validation-split accuracy of fresh models during distillation (mean over seeds).
+
+Verdict (``summarize``): the claim holds when there are >= ``MIN_SEEDS`` (5) seeds, the mean
+per-seed gain is >= ``MIN_GAIN`` (0.10, "much higher") and the mean gain is >= ``SPREAD_FACTOR``
+(2) x the sample std (ddof=1) of the per-seed gains. The same rule at every scale.
+
+Choices made while looking at test accuracy (stated, not re-selected on validation): the cosine
+decay of the outer rate (above: 0.901 vs 0.871 test accuracy in one development run), and the
+quick-scale sizes (hypersteps, inner steps, reset period) were set in development runs whose
+printed summary was test accuracy. Nothing else here is selected on test; the validation split
+is only used for the curve.
 
     python -m experiments.ift.dataset_distillation --scale quick
 
@@ -66,8 +79,16 @@ PAPER = (
 CLAIM = (
     "Dataset distillation with IFT hypergradients: one learned image per class (the training "
     "set itself is the hyperparameter) trains fresh models to a much higher test accuracy than "
-    "one random real image per class."
+    "one random real image per class. Checked as: over >= 5 distillation seeds (each paired with "
+    "its own random draw), mean gain >= 0.10 and mean gain >= 2 x the std of the per-seed gains. "
+    "(The outer-rate cosine schedule and the quick sizes were picked in development runs that "
+    "printed test accuracy.)"
 )
+
+#: Verdict thresholds (see the module docstring); the same at every scale.
+MIN_SEEDS = 5
+MIN_GAIN = 0.10
+SPREAD_FACTOR = 2.0
 FIGURE = "dataset_distillation.png"
 
 
@@ -77,6 +98,7 @@ class Config:
 
     scale: str = "quick"
     seed: int = 0
+    num_seeds: int = 5  # independent distillations, each paired with one random real draw
     hidden: tuple[int, ...] = (64,)
     per_class: int = 1
     init_mean: float = 0.3  # distilled images start as mean + scale * N(0, 1) noise
@@ -92,31 +114,29 @@ class Config:
     num_terms: int = 5
     eval_train_steps: int = 500  # SGD steps of every fresh evaluation model
     num_eval_seeds: int = 10  # fresh models per training set
-    num_random_draws: int = 5  # random real image-per-class sets
-    curve_seeds: int = 4  # fresh models per point of the during-distillation curve
+    curve_seeds: int = 2  # fresh models per seed and point of the during-distillation curve
     eval_every: int = 100
     checkpoint_every: int = 500
-    min_gain: float = 0.10  # "much higher": distilled mean - random-real mean >= this
 
     SCALES: ClassVar[dict] = {
         "full": {
             "hypersteps": 20_000,
+            "num_seeds": 10,
             "num_eval_seeds": 50,
-            "num_random_draws": 20,
-            "curve_seeds": 10,
+            "curve_seeds": 5,
             "eval_train_steps": 1000,
             "eval_every": 500,
             "checkpoint_every": 2000,
         },
         "tiny": {
+            "num_seeds": 2,  # smoke run only: the rule needs 5
             "hidden": (16,),
             "inner_steps": 5,
             "reset_every": 2,
             "hypersteps": 12,
             "eval_train_steps": 20,
             "num_eval_seeds": 2,
-            "num_random_draws": 2,
-            "curve_seeds": 2,
+            "curve_seeds": 1,
             "eval_every": 6,
             "checkpoint_every": 6,
         },
@@ -124,8 +144,8 @@ class Config:
 
     def __post_init__(self):
         require_at_least(
-            self, 1, "per_class", "inner_steps", "reset_every", "eval_train_steps",
-            "num_eval_seeds", "num_random_draws", "curve_seeds", "eval_every", "checkpoint_every",
+            self, 1, "num_seeds", "per_class", "inner_steps", "reset_every", "eval_train_steps",
+            "num_eval_seeds", "curve_seeds", "eval_every", "checkpoint_every",
         )
         require_at_least(self, 0, "hypersteps", "num_terms", "weight_decay",
                          "outer_schedule_steps")
@@ -232,7 +252,8 @@ def plot(config: Config, m: dict, images: np.ndarray, real: np.ndarray, path: Pa
     mean = np.array([h["fresh_val_acc_mean"] for h in hist])
     std = np.array([h["fresh_val_acc_std"] for h in hist])
     ax.plot(steps, mean, "o-", color="C0", ms=3,
-            label=f"fresh MLPs on the distilled images ({config.curve_seeds} inits, val split)")
+            label=f"fresh MLPs on the distilled images (val split; {config.num_seeds} seeds x "
+                  f"{config.curve_seeds} inits)")
     ax.fill_between(steps, mean - std, mean + std, color="C0", alpha=0.2)
     ax.axhline(m["random_real"]["mean"], color="C3", ls="--",
                label=f"1 random real image/class (test) {m['random_real']['mean']:.3f}")
@@ -266,6 +287,11 @@ def plot(config: Config, m: dict, images: np.ndarray, real: np.ndarray, path: Pa
     ax.set(ylabel="test accuracy (mean +/- std, dots: models)", ylim=(0, 1.08),
            title=f"test accuracy of fresh MLPs\n({config.eval_train_steps} SGD steps on each "
                  "training set)")
+    gains = np.asarray(m["gain_per_seed"])
+    fig.suptitle(
+        f"gain distilled - random real per seed: {np.round(gains, 3).tolist()}; rule: >= "
+        f"{MIN_SEEDS} seeds, mean gain >= {MIN_GAIN} and >= {SPREAD_FACTOR} x std. Outer-rate "
+        "schedule and quick sizes were chosen in runs that printed test accuracy.", fontsize=9)
     save_figure(fig, path)
 
 
@@ -298,15 +324,20 @@ def run(config: Config, workdir: Path) -> dict:
                      method=config.method, num_terms=config.num_terms, alpha=config.inner_lr)
 
     root = jax.random.key(config.seed)
-    reset_key, image_key, eval_key = (jax.random.fold_in(root, i) for i in (1, 2, 3))
+    eval_key = jax.random.fold_in(root, 3)
+    seed_keys = jax.random.split(jax.random.fold_in(root, 4), config.num_seeds)
+    reset_keys = jax.vmap(lambda key: jax.random.fold_in(key, 1))(seed_keys)
     example = jnp.zeros((1, *shape), jnp.float32)
-    images0 = init_distilled_inputs(image_key, k, config.per_class, shape,
-                                    scale=config.init_scale, mean=config.init_mean)
-    init_model = jax.jit(model.init)
-    state0 = solver.init(init_model(jax.random.fold_in(reset_key, 0), example), images0)
+
+    def init_seed(key, reset_key):
+        images = init_distilled_inputs(jax.random.fold_in(key, 2), k, config.per_class, shape,
+                                       scale=config.init_scale, mean=config.init_mean)
+        return solver.init(model.init(jax.random.fold_in(reset_key, 0), example), images)
+
+    state0 = jax.jit(jax.vmap(init_seed))(seed_keys, reset_keys)
     batches = (jnp.tile(labels, (config.inner_steps, 1)),)  # full batch: the labels every step
 
-    def step_fn(state: BilevelState, step):
+    def step_seed(state: BilevelState, reset_key, step):
         # Re-initialize the inner model (and its optimizer) every reset_every hypersteps.
         fresh = model.init(jax.random.fold_in(reset_key, step // config.reset_every), example)
         reset = step % config.reset_every == 0
@@ -314,33 +345,43 @@ def run(config: Config, workdir: Path) -> dict:
         state = state._replace(params=pick(fresh, state.params),
                                inner_opt_state=pick(inner.init(fresh), state.inner_opt_state))
         state, info = solver.update(state, batches, (x_train, y_train))
-        return state, {"outer": info["val_loss"], "inner": info["train_loss"],
-                       "skipped": info["skipped"]}
+        return state, {"outer": info["val_loss"], "skipped": info["skipped"]}
+
+    def step_fn(states, step):
+        states, info = jax.vmap(step_seed, (0, 0, None))(states, reset_keys, step)
+        return states, {"outer": jnp.mean(info["outer"]), "skipped": jnp.sum(info["skipped"])}
 
     step_jit = jax.jit(step_fn, donate_argnums=0)
     train_fresh = make_fresh_trainer(model, config, example)
 
     @functools.partial(jax.jit, static_argnames="num")
     def fresh_accuracy(images, lab, key, x, y, num):
-        """Accuracy on ``(x, y)`` and on the training set of ``num`` fresh models."""
-        params = train_fresh(images, lab, jax.random.split(key, num))
-        acc = lambda p, a, b: evaluate(model.apply, p, a, b)["accuracy"]  # noqa: E731
-        return (jax.vmap(acc, (0, None, None))(params, x, y),
-                jax.vmap(acc, (0, None, None))(params, images, lab))
+        """``[sets, num]`` accuracies on ``(x, y)`` and on the training set of ``num`` fresh
+        models per training set (``images [sets, k, ...]``, ``lab [sets, k]``; same keys)."""
+        keys = jax.random.split(key, num)
 
-    outer_loss = jax.jit(val_loss)
+        def one_set(imgs, lb):
+            params = train_fresh(imgs, lb, keys)
+            acc = lambda p, a, b: evaluate(model.apply, p, a, b)["accuracy"]  # noqa: E731
+            return (jax.vmap(acc, (0, None, None))(params, x, y),
+                    jax.vmap(acc, (0, None, None))(params, imgs, lb))
+
+        return jax.vmap(one_set)(images, lab)
+
+    outer_loss = jax.jit(jax.vmap(val_loss, (0, 0, None, None)))
     curve_key = jax.random.fold_in(eval_key, 1)
+    seed_labels = jnp.tile(labels, (config.num_seeds, 1))
 
-    def eval_fn(state):
-        acc = np.asarray(fresh_accuracy(state.hparams, labels, curve_key, x_val, y_val,
+    def eval_fn(states):
+        acc = np.asarray(fresh_accuracy(states.hparams, seed_labels, curve_key, x_val, y_val,
                                         config.curve_seeds)[0])
         return {
             "fresh_val_acc_mean": acc.mean(),
-            "fresh_val_acc_std": acc.std(),
-            "outer_loss": outer_loss(state.params, state.hparams, x_train, y_train),
-            "num_skipped": state.num_skipped,
-            "pixel_min": jnp.min(state.hparams),
-            "pixel_max": jnp.max(state.hparams),
+            "fresh_val_acc_std": acc.mean(axis=1).std(),  # over seeds
+            "outer_loss": jnp.mean(outer_loss(states.params, states.hparams, x_train, y_train)),
+            "num_skipped": jnp.sum(states.num_skipped),
+            "pixel_min": jnp.min(states.hparams),
+            "pixel_max": jnp.max(states.hparams),
         }
 
     result = train_loop(
@@ -351,82 +392,98 @@ def run(config: Config, workdir: Path) -> dict:
         checkpoint_every=config.checkpoint_every,
         eval_fn=eval_fn,
         eval_every=config.eval_every,
-        desc=f"distill {config.method}",
+        desc=f"distill {config.method} x{config.num_seeds} seeds",
     )
-    images = result.state.hparams
+    images = result.state.hparams  # [seeds, k, ...]
     distill_seconds = result.train_seconds
 
     # Fresh models: the SAME init keys train on every training set (paired comparison); none of
-    # them was used during distillation (those came from reset_key).
+    # them was used during distillation (those came from the reset keys).
     test_key = jax.random.fold_in(eval_key, 2)
-    n = config.num_eval_seeds
 
-    def test_acc(imgs, lab):
-        test, train = fresh_accuracy(jnp.asarray(imgs), jnp.asarray(lab), test_key, x_test,
-                                     y_test, n)
+    def test_acc(sets, lab):
+        test, train = fresh_accuracy(jnp.asarray(sets), jnp.asarray(lab), test_key, x_test,
+                                     y_test, config.num_eval_seeds)
         return np.asarray(test), float(np.mean(train))
 
     y_np = np.asarray(data.train.y)
-    draws = random_real_draws(y_np, k, config.per_class, config.num_random_draws, config.seed)
-    real_sets = [np.asarray(data.train.x)[idx] for idx in draws]
-    random_acc = np.stack([test_acc(xs, y_np[idx])[0]
-                           for xs, idx in zip(real_sets, draws, strict=True)])
+    draws = random_real_draws(y_np, k, config.per_class, config.num_seeds, config.seed)
+    real_sets = np.stack([np.asarray(data.train.x)[idx] for idx in draws])
+    random_acc = test_acc(real_sets, np.stack([y_np[idx] for idx in draws]))[0]  # [seeds, n]
     means = jnp.stack([jnp.mean(x_train[y_train == c], axis=0) for c in range(k)])
-    distilled_acc, distilled_train_acc = test_acc(images, labels)
+    distilled_acc, distilled_train_acc = test_acc(images, seed_labels)
+    gains = distilled_acc.mean(axis=1) - random_acc.mean(axis=1)
     metrics = {
-        "num_hparams": int(images.size),
+        "num_hparams": int(images[0].size),
+        "num_seeds": config.num_seeds,
         "labels": np.asarray(labels).tolist(),
         "distilled": _stats(distilled_acc),
+        "distilled_per_seed_mean": distilled_acc.mean(axis=1).tolist(),
         "random_real": _stats(random_acc),
         "random_real_per_draw_mean": random_acc.mean(axis=1).tolist(),
         "random_real_indices": [d.tolist() for d in draws],
-        "class_means": _stats(test_acc(means, jnp.arange(k))[0]),
-        "full_train": _stats(test_acc(x_train, y_train)[0]),
+        "class_means": _stats(test_acc(means[None], jnp.arange(k)[None])[0]),
+        "full_train": _stats(test_acc(x_train[None], y_train[None])[0]),
         "distilled_train_accuracy": distilled_train_acc,
         "pixel_range": [float(images.min()), float(images.max())],
-        "distilled_images": np.round(np.asarray(images).reshape(images.shape[0], -1), 4).tolist(),
-        "num_skipped_hypersteps": int(result.state.num_skipped),
+        "distilled_images": np.round(np.asarray(images[0]).reshape(k * config.per_class, -1),
+                                     4).tolist(),
+        "num_skipped_hypersteps": int(np.sum(result.state.num_skipped)),
         "hypersteps": config.hypersteps,
         "history": result.history,
         "resumed_from_step": result.resumed_from,
         "distill_seconds": distill_seconds,
         "hypersteps_per_s": ((config.hypersteps - result.resumed_from) / distill_seconds
                              if distill_seconds > 0 else None),
-        "min_gain": config.min_gain,
         "max_rss_mb": max_rss_mb(),
         "device": device_info(),
+        "gain_per_seed": gains.tolist(),
     }
-    metrics["gain_over_random_real"] = metrics["distilled"]["mean"] - metrics["random_real"]["mean"]
-    plot(config, metrics, np.asarray(images), real_sets[0], workdir / FIGURE)
+    metrics["gain_over_random_real"] = float(gains.mean())
+    plot(config, metrics, np.asarray(images[0]), real_sets[0], workdir / FIGURE)
     metrics["wall_seconds"] = time.perf_counter() - t0
     return write_outputs(workdir, config, metrics, figures=[FIGURE])
 
 
 def summarize(metrics: dict) -> Summary:
+    """Verdict: the rule of the module docstring (seeds, margin, gain vs its seed spread)."""
     def ms(r):
         return f"{r['mean']:.3f} +/- {r['std']:.3f} (n={len(r['test_accuracy'])})"
 
     d, r = metrics["distilled"], metrics["random_real"]
-    gain = metrics["gain_over_random_real"]
+    gains = np.asarray(metrics["gain_per_seed"], np.float64)
+    n = gains.size
+    mean = float(gains.mean())
+    spread = float(gains.std(ddof=1)) if n > 1 else float("inf")
     numbers = {
         "hyperparameters (distilled pixels)": metrics["num_hparams"],
-        "test acc, fresh MLPs on distilled images": ms(d),
-        "test acc, fresh MLPs on 1 random real image/class": ms(r),
+        "test acc, fresh MLPs on distilled images (all seeds)": ms(d),
+        "test acc, fresh MLPs on 1 random real image/class (all draws)": ms(r),
         "test acc, class-mean images (context)": ms(metrics["class_means"]),
         "test acc, whole real training split (context)": ms(metrics["full_train"]),
-        "gain distilled - random real": round(gain, 4),
-        "skipped (diverged) hypersteps": (f"{metrics['num_skipped_hypersteps']} / "
-                                          f"{metrics['hypersteps']}"),
+        "gain distilled - random real, per seed": np.round(gains, 4).tolist(),
+        "gain mean / std over seeds": f"{mean:+.4f} / {spread:.4f} (n={n})",
+        "skipped (diverged) hypersteps, all seeds": (
+            f"{metrics['num_skipped_hypersteps']} / {metrics['hypersteps'] * n}"),
         "wall time (s)": round(metrics.get("wall_seconds", float("nan")), 1),
     }
-    ok = gain >= metrics["min_gain"]
+    checks = {
+        "seeds": n >= MIN_SEEDS,
+        "margin": mean >= MIN_GAIN,
+        "spread": mean >= SPREAD_FACTOR * spread,
+    }
+    failed = [key for key, ok in checks.items() if not ok]
     verdict = (
         f"fresh models trained only on the {metrics['num_hparams'] // 64} distilled images reach "
-        f"{d['mean']:.3f} test accuracy vs {r['mean']:.3f} on one random real image per class "
-        f"(gain {gain:+.3f}, {'>=' if ok else '<'} the {metrics['min_gain']:.2f} required for "
-        f"'much higher'); class means give {metrics['class_means']['mean']:.3f}"
+        f"{d['mean']:.3f} test accuracy vs {r['mean']:.3f} on one random real image per class: "
+        f"mean gain {mean:+.3f} over {n} seeds (need >= {MIN_SEEDS} seeds, gain >= {MIN_GAIN} and "
+        f">= {SPREAD_FACTOR} x std {spread:.3f}); class means give "
+        f"{metrics['class_means']['mean']:.3f}" + (f" [FAILS: {', '.join(failed)}]" if failed
+                                                   else "")
     )
-    return Summary(numbers, bool(ok), verdict)
+    thresholds = {"min seeds": MIN_SEEDS, "min mean gain": MIN_GAIN,
+                  "mean gain >= this x std(per-seed gains, ddof=1)": SPREAD_FACTOR}
+    return Summary(numbers, not failed, verdict, thresholds)
 
 
 main = experiment_main(__name__, Config, run)
