@@ -290,7 +290,7 @@ def plot(config: Config, m: dict, images: np.ndarray, real: np.ndarray, path: Pa
     gains = np.asarray(m["gain_per_seed"])
     fig.suptitle(
         f"gain distilled - random real per seed: {np.round(gains, 3).tolist()}; rule: >= "
-        f"{MIN_SEEDS} seeds, mean gain >= {MIN_GAIN} and >= {SPREAD_FACTOR} x std. Outer-rate "
+        f"{MIN_SEEDS} seeds, mean gain >= {MIN_GAIN} and >= {SPREAD_FACTOR} x std.\nOuter-rate "
         "schedule and quick sizes were chosen in runs that printed test accuracy.", fontsize=9)
     save_figure(fig, path)
 

@@ -17,12 +17,30 @@ started (Algorithm 1). Three arms per seed, trained on the SAME mini-batches fro
 Held-out data. The outer loss uses the validation split plus the training-split examples left out
 of the small training subset (quick: about 1,150 digits; the classifier never trains on them);
 with the 270-digit validation split alone the ~2.8k augmenter weights overfitted it in our runs
-(validation accuracy up, test accuracy down). ``outer_data="val"`` restores that setting.
+(validation accuracy up, TEST accuracy down). ``outer_data="val"`` restores that setting. This
+choice was made while looking at test accuracy, and so were the quick sizes (hypersteps, outer
+rate, augmentation scale): stated here and in the CLAIM, not re-selected on a validation split
+(the validation split is part of the outer data, so none is left to select on).
 
-Verdict (``summarize``): the claim holds when the Neumann arm's mean paired test-accuracy gain
-over ``plain`` exceeds two paired standard errors over seeds, and Neumann is not below identity by
-more than one. Test and held-out cross-entropies are reported too (the augmenter is tuned on the
-held-out loss, which it can lower without changing accuracy).
+Verdict (``summarize``), a paired rule over seeds (every arm of a seed shares batches and init):
+with d_s = test acc(Neumann) - test acc(plain) of seed s and SE = std(d, ddof=1) / sqrt(n), the
+claim holds when there are >= ``MIN_SEEDS`` (5) seeds, mean(d) >= ``MIN_GAIN`` (0.005, about two
+of the 360 test digits), mean(d) > ``SE_FACTOR`` (2) x SE, and Neumann - identity (paired the same
+way) is >= -1 x its SE. The same rule at every scale. Test and held-out cross-entropies are
+reported too (the augmenter is tuned on the held-out loss, which it can lower without changing
+accuracy).
+
+Quick scale runs 5 seeds x 360 hypersteps (earlier: 3 x 600, the same seed-hypersteps and
+runtime). In the 3 x 600 run every arm's test accuracy was flat (0.909-0.914) from hyperstep 50
+on: the classifier has fit its 200 digits by then, so the shorter run changes no comparison.
+
+Why it does not reproduce here (numbers of the 3-seed, 600-hyperstep run): the IFT hypergradients
+do what they optimize, the held-out cross-entropy (Neumann 0.249 vs plain 0.284; test loss
+-0.016, paired SE 0.004), but not accuracy (Neumann - plain -0.0009, SE 0.0046; held-out accuracy
+0.924 vs 0.929): the augmenter (mean |aug(x) - x| = 0.10) makes the classifier less confident
+without moving its decisions. Lorraine et al. tuned a UNet augmenter for a ResNet-18 on 50k
+CIFAR-10 images, a conv net with invariances an image-to-image augmenter can exploit and far
+more data and steps; here an MLP on 200 8x8 digits, tested on 359 digits (one digit = 0.0028).
 
     python -m experiments.ift.learned_augmentation --scale quick
 
@@ -66,8 +84,17 @@ PAPER = (
 CLAIM = (
     "An augmentation network whose weights are tuned by IFT hypergradients on the validation "
     "loss improves test accuracy over training without augmentation; Neumann hypergradients are "
-    "at least as good as the identity (zero-term) approximation."
+    "at least as good as the identity (zero-term) approximation. Checked as a paired rule over "
+    ">= 5 seeds: mean gain (Neumann - none) >= 0.005 and > 2 paired SE, Neumann - identity >= "
+    "-1 paired SE. (The outer data and the quick sizes were chosen in runs that printed test "
+    "accuracy.)"
 )
+
+#: Verdict thresholds (see the module docstring); the same at every scale.
+MIN_SEEDS = 5
+MIN_GAIN = 0.005
+SE_FACTOR = 2.0
+MAX_DEFICIT_VS_IDENTITY_SE = 1.0
 FIGURE = "learned_augmentation.png"
 ARMS = ("plain", "identity", "neumann")
 OUTER_DATA = ("val", "val+unused_train")
@@ -79,7 +106,7 @@ class Config:
 
     scale: str = "quick"
     seed: int = 0
-    num_seeds: int = 3
+    num_seeds: int = 5
     num_train: int = 200  # training subset (stratified: num_train / 10 per class)
     outer_data: str = "val+unused_train"
     hidden: tuple[int, ...] = (128,)
@@ -88,11 +115,11 @@ class Config:
     batch_size: int = 64
     inner_lr: float = 0.1  # SGD; also the Neumann alpha
     inner_steps: int = 10
-    hypersteps: int = 600
+    hypersteps: int = 360  # 600 with 3 seeds before; 5 x 360 keeps the quick runtime
     outer_lr: float = 1e-3
     num_terms: int = 5
-    eval_every: int = 50
-    checkpoint_every: int = 200
+    eval_every: int = 40
+    checkpoint_every: int = 120
     num_shown: int = 8  # training images shown with their augmentations
 
     SCALES: ClassVar[dict] = {
@@ -105,7 +132,7 @@ class Config:
             "checkpoint_every": 500,
         },
         "tiny": {
-            "num_seeds": 2,
+            "num_seeds": 2,  # smoke run only: the rule needs 5
             "num_train": 50,
             "hidden": (16,),
             "augment_features": (4,),
@@ -244,6 +271,11 @@ def plot(config: Config, m: dict, shown: np.ndarray, augmented: np.ndarray, path
     ax_mag2.grid(False)
     ax_mag2.spines["right"].set_visible(True)
     ax_mag.legend(fontsize=8, loc="upper left")
+    g = m["gain_neumann_vs_plain"]
+    fig.suptitle(
+        f"gain Neumann - none {g['mean']:+.4f} (paired SE {g['se']:.4f}, {config.num_seeds} "
+        f"seeds); rule: >= {MIN_SEEDS} seeds, gain >= {MIN_GAIN} and > {SE_FACTOR} SE.\nOuter data "
+        "and quick sizes were chosen in runs that printed test accuracy.", fontsize=9)
     save_figure(fig, path)
 
 
@@ -451,20 +483,30 @@ def summarize(metrics: dict) -> Summary:
         "wall time (s)": round(metrics.get("wall_seconds", float("nan")), 1),
     }
     g_np, g_ni = metrics["gain_neumann_vs_plain"], metrics["gain_neumann_vs_identity"]
-    # Improvement must exceed two paired standard errors over seeds (not seed noise); Neumann
-    # "at least as good" as identity: not worse by more than one paired standard error.
-    helps = g_np["mean"] > 0 and g_np["mean"] > 2 * g_np["se"]
-    not_worse = g_ni["mean"] >= -g_ni["se"]
+    n = len(g_np["per_seed"])
+    se_np = g_np["se"] if n > 1 else float("inf")
+    se_ni = g_ni["se"] if n > 1 else float("inf")
+    checks = {
+        "seeds": n >= MIN_SEEDS,
+        "margin": g_np["mean"] >= MIN_GAIN,
+        "paired SE": g_np["mean"] > SE_FACTOR * se_np,
+        "Neumann vs identity": g_ni["mean"] >= -MAX_DEFICIT_VS_IDENTITY_SE * se_ni,
+    }
+    failed = [key for key, ok in checks.items() if not ok]
     verdict = (
         f"learned augmentation (Neumann) changes test accuracy by {g_np['mean']:+.4f} vs no "
-        f"augmentation ({'more' if helps else 'not more'} than 2 paired SE = "
-        f"{2 * g_np['se']:.4f} over {len(g_np['per_seed'])} seeds); Neumann - identity = "
-        f"{g_ni['mean']:+.4f} ({'within' if not_worse else 'below'} -1 SE = {-g_ni['se']:.4f}); "
-        f"test cross-entropy changes by "
+        f"augmentation over {n} seeds (need >= {MIN_SEEDS} seeds, >= {MIN_GAIN} and > "
+        f"{SE_FACTOR} paired SE = {SE_FACTOR * se_np:.4f}); Neumann - identity = "
+        f"{g_ni['mean']:+.4f} (need >= -{MAX_DEFICIT_VS_IDENTITY_SE} SE = "
+        f"{-MAX_DEFICIT_VS_IDENTITY_SE * se_ni:.4f}); test cross-entropy changes by "
         f"{metrics['test_loss_change_neumann_vs_plain']['mean']:+.4f} (Neumann) and "
         f"{metrics['test_loss_change_identity_vs_plain']['mean']:+.4f} (identity)"
+        + (f" [FAILS: {', '.join(failed)}]" if failed else "")
     )
-    return Summary(numbers, bool(helps and not_worse), verdict)
+    thresholds = {"min seeds": MIN_SEEDS, "min mean gain (Neumann - none)": MIN_GAIN,
+                  "mean gain > this x paired SE": SE_FACTOR,
+                  "Neumann - identity >= -this x paired SE": MAX_DEFICIT_VS_IDENTITY_SE}
+    return Summary(numbers, not failed, verdict, thresholds)
 
 
 main = experiment_main(__name__, Config, run)
