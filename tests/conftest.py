@@ -15,3 +15,13 @@ os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
 os.environ.setdefault("JAXML_PROGRESS", "0")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("JAXML_CACHE_DIR", tempfile.mkdtemp(prefix="jaxml-test-cache-"))
+
+import jax  # noqa: E402  (after the environment settings above)
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def x64():
+    """Runs the test with float64 enabled (restored afterwards); the suite's one x64 fixture."""
+    with jax.enable_x64(True):
+        yield
