@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from experiments.dcs3gd import convergence, scaling
@@ -102,6 +103,19 @@ def test_scaling_tiny(tmp_path):
 
 def config_ratio_goal(workdir):
     return read_json(workdir / "config.json")["ratio_goal"]
+
+
+def test_convergence_progress_logs_keep_diverged_runs_out_of_the_loss_check():
+    # A run that diverges inside the sweep is a result (its cell records it), so the progress
+    # log that the harness checks for NaN holds only the finite runs' loss, plus a count.
+    losses = np.full((8, 5, 2, 3), 0.5, np.float32)  # [devices, steps, lrs, seeds]
+    losses[0, -1] = [[0.2, 0.4, 0.6], [np.nan, np.inf, 1.0]]
+    state, logs = convergence._with_logs(("state", losses))
+    assert state == "state"
+    assert logs["non-finite runs"] == 2
+    assert abs(logs["loss (finite runs)"] - 0.55) < 1e-6
+    losses[0, -1] = np.nan  # every run diverged: no loss to show, nothing for the check to stop
+    assert convergence._with_logs(("state", losses))[1] == {"non-finite runs": 6}
 
 
 # ---- convergence: the verdict rule on crafted metrics -------------------------------------------
