@@ -68,3 +68,26 @@ def train_embeddings(edges, num_nodes: int, dim: int, seeds, num_epochs: int, **
     m = len(edges) * len(seeds)
     rate = m * (num_epochs - 1) / rest if num_epochs > 1 else m / first
     return np.asarray(states.params), losses, float(rate), first + rest
+
+
+def seed_stats(values) -> dict:
+    """``{"mean", "std", "min", "max", "n"}`` of per-seed values (std: population, ddof 0)."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        raise ValueError("seed_stats needs at least one value")
+    return {
+        "mean": float(v.mean()),
+        "std": float(v.std()),
+        "min": float(v.min()),
+        "max": float(v.max()),
+        "n": int(v.size),
+    }
+
+
+def format_stats(values, digits: int = 3) -> str:
+    """``"mean +- std [min, max]"`` of per-seed values."""
+    s = seed_stats(values)
+    return (
+        f"{s['mean']:.{digits}f} +- {s['std']:.{digits}f} "
+        f"[{s['min']:.{digits}f}, {s['max']:.{digits}f}]"
+    )

@@ -1,12 +1,220 @@
-"""Tiny-size smoke tests of the hyperbolic figures (the claims are checked at quick scale)."""
+"""The hyperbolic figures: verdict rules on crafted metrics (no training), tiny smoke runs."""
+
+import copy
 
 import numpy as np
+import pytest
 
 from experiments.harness import make_config, read_json
 from experiments.hyperbolic import poincare_embeddings, synthetic_matching, wordnet_matching
 from jaxml.hyperbolic import METHODS
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# poincare_embeddings.summarize: d = 5 run, MAP >= 0.927 - 0.03, mean rank <= 1.5 x 1.26.
+
+
+def _poincare_metrics(map5=0.92, mean_rank5=1.5, dims=(2, 5, 10)):
+    res = {str(d): {"mean_rank": 3.0, "map": 0.6, "relations_per_second": 1e4} for d in dims}
+    if "5" in res:
+        res["5"].update(map=map5, mean_rank=mean_rank5)
+    return {"results": res}
+
+
+def test_poincare_embeddings_rule_passes_on_paper_like_numbers():
+    summary = poincare_embeddings.summarize(_poincare_metrics())
+    assert summary.matches is True
+    assert isinstance(summary.thresholds, dict) and summary.thresholds
+    assert "d=5: mean rank / MAP" in summary.numbers
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"map5": 0.89}, "MAP 0.890 <"),  # below 0.927 - 0.03 = 0.897
+        ({"mean_rank5": 1.95}, "mean rank 1.95 >"),  # above 1.5 x 1.26 = 1.89
+        ({"dims": (2, 10)}, "d = 5 was not run"),
+    ],
+)
+def test_poincare_embeddings_rule_fails_on_each_condition(overrides, reason):
+    summary = poincare_embeddings.summarize(_poincare_metrics(**overrides))
+    assert summary.matches is False
+    assert reason in summary.verdict
+    assert summary.thresholds
+
+
+# ---------------------------------------------------------------------------------------------
+# wordnet_matching.summarize: >= 3 seeds; every fraction: hyperbolic OT mean P@1 >= 0.1, >= the
+# Euclidean mean + 0.05, above Euclidean on every seed, >= 0.5 x its mean with nothing removed.
+
+_WORDNET_P1 = {
+    "removed_0": {"hyperbolic_ot": [0.30, 0.32, 0.28], "euclidean_procrustes": [0.02, 0.03, 0.01]},
+    "removed_0.1": {"hyperbolic_ot": [0.25, 0.26, 0.24], "euclidean_procrustes": [0.02] * 3},
+    "removed_0.3": {"hyperbolic_ot": [0.16, 0.17, 0.15], "euclidean_procrustes": [0.01] * 3},
+}
+
+
+def _wordnet_metrics(change=None, seeds=(0, 1, 2)):
+    p1 = copy.deepcopy(_WORDNET_P1)
+    if change is not None:
+        tag, method, values = change
+        p1[tag][method] = values
+    results = {}
+    for tag, row in p1.items():
+        results[tag] = {
+            method: {"p_at_1": row.get(method, [0.05, 0.06, 0.04]), "p_at_10": [0.5, 0.6, 0.55]}
+            for method in METHODS
+        }
+    return {
+        "seeds": list(seeds),
+        "num_ground_truth_pairs": 1161,
+        "chance_p_at_1": 1 / 1180,
+        "source_embedding": {"map": [0.90, 0.91, 0.89]},
+        "results": results,
+    }
+
+
+def test_wordnet_matching_rule_passes():
+    summary = wordnet_matching.summarize(_wordnet_metrics())
+    assert summary.matches is True, summary.verdict
+    assert summary.verdict.startswith("holds")
+    assert isinstance(summary.thresholds, dict) and summary.thresholds
+    assert summary.numbers["removed_0.3: hyperbolic_ot P@1, mean +- std [min, max]"] == (
+        "0.160 +- 0.008 [0.150, 0.170]"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "seeds", "reason"),
+    [
+        (None, (0, 1), "only 2 seed(s)"),
+        # mean 0.09 < 0.1 at the reference fraction (still 0.07 above Euclidean on every seed).
+        (
+            ("removed_0", "hyperbolic_ot", [0.09, 0.10, 0.08]),
+            (0, 1, 2),
+            "removed_0: hyperbolic OT mean P@1 0.090 < 0.1",
+        ),
+        # Euclidean mean 0.21: hyperbolic OT's 0.25 is ahead on every seed, by less than 0.05.
+        (
+            ("removed_0.1", "euclidean_procrustes", [0.22, 0.21, 0.20]),
+            (0, 1, 2),
+            "removed_0.1: hyperbolic OT mean P@1 0.250 < Euclidean 0.210 + 0.05",
+        ),
+        # Euclidean ahead on one seed only (means still 0.25 vs 0.097).
+        (
+            ("removed_0.1", "euclidean_procrustes", [0.02, 0.02, 0.25]),
+            (0, 1, 2),
+            "removed_0.1: hyperbolic OT not above Euclidean on every seed",
+        ),
+        # 0.12 >= 0.1 but < 0.5 x 0.30 (graceful degradation).
+        (
+            ("removed_0.3", "hyperbolic_ot", [0.12, 0.13, 0.11]),
+            (0, 1, 2),
+            "removed_0.3: hyperbolic OT mean P@1 0.120 < 0.5 x 0.300",
+        ),
+    ],
+)
+def test_wordnet_matching_rule_fails_on_each_condition(change, seeds, reason):
+    summary = wordnet_matching.summarize(_wordnet_metrics(change, seeds))
+    assert summary.matches is False
+    assert summary.verdict.startswith("fails 1 condition(s): " + reason), summary.verdict
+    assert summary.thresholds
+
+
+def test_wordnet_matching_rule_needs_the_no_removal_reference():
+    metrics = _wordnet_metrics()
+    del metrics["results"]["removed_0"]
+    summary = wordnet_matching.summarize(metrics)
+    assert summary.matches is False and "no run with 0% of the relations removed" in (
+        summary.verdict
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# synthetic_matching.summarize: >= 3 seeds; every size: isometry: hyperbolic OT mean >= 0.9,
+# worst seed >= 0.8, Euclidean mean <= 0.5; independent: hyperbolic OT mean >= 0.1, >= the
+# Euclidean mean + 0.05, above Euclidean on every seed.
+
+_SYNTHETIC_P1 = {
+    "isometry": {"hyperbolic_ot": [1.0, 0.98, 0.95], "euclidean_procrustes": [0.2, 0.3, 0.1]},
+    "independent": {
+        "hyperbolic_ot": [0.40, 0.50, 0.45],
+        "euclidean_procrustes": [0.01, 0.02, 0.03],
+    },
+}
+
+
+def _synthetic_metrics(change=None, seeds=(0, 1, 2), sizes=(50, 100)):
+    table = {}
+    for setting, row in _SYNTHETIC_P1.items():
+        for n in sizes:
+            for method in (*METHODS, "oracle_isometry"):
+                p1 = row.get(method, [0.6, 0.7, 0.65])
+                if change is not None and change[:3] == (setting, n, method):
+                    p1 = change[3]
+                table[f"{setting}/n={n}/{method}"] = {"p_at_1": p1, "p_at_10": [0.9, 0.95, 1.0]}
+            if setting == "independent":
+                table[f"{setting}/n={n}/orbit_bound"] = [0.8, 0.85, 0.82]
+    return {"seeds": list(seeds), "table": table}
+
+
+def test_synthetic_matching_rule_passes():
+    summary = synthetic_matching.summarize(_synthetic_metrics())
+    assert summary.matches is True, summary.verdict
+    assert summary.verdict.startswith("holds")
+    assert isinstance(summary.thresholds, dict) and summary.thresholds
+    assert summary.numbers["isometry/n=100/hyperbolic_ot P@1, mean +- std [min, max]"] == (
+        "0.98 +- 0.02 [0.95, 1.00]"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "seeds", "reason"),
+    [
+        (None, (0, 1), "only 2 seed(s)"),
+        (
+            ("isometry", 100, "hyperbolic_ot", [0.85, 0.85, 0.88]),
+            (0, 1, 2),
+            "isometry, n=100: hyperbolic OT mean P@1 0.86 < 0.9",
+        ),
+        (
+            ("isometry", 100, "hyperbolic_ot", [1.0, 1.0, 0.75]),
+            (0, 1, 2),
+            "isometry, n=100: hyperbolic OT worst seed P@1 0.75 < 0.8",
+        ),
+        (
+            ("isometry", 50, "euclidean_procrustes", [0.6, 0.5, 0.55]),
+            (0, 1, 2),
+            "isometry, n=50: Euclidean mean P@1 0.55 > 0.5",
+        ),
+        (
+            ("independent", 100, "hyperbolic_ot", [0.09, 0.08, 0.10]),
+            (0, 1, 2),
+            "independent, n=100: hyperbolic OT mean P@1 0.09 < 0.1",
+        ),
+        (
+            ("independent", 50, "euclidean_procrustes", [0.38, 0.44, 0.42]),
+            (0, 1, 2),
+            "independent, n=50: hyperbolic OT mean P@1 0.45 < Euclidean 0.41 + 0.05",
+        ),
+        (
+            ("independent", 100, "euclidean_procrustes", [0.01, 0.02, 0.46]),
+            (0, 1, 2),
+            "independent, n=100: hyperbolic OT not above Euclidean on every seed",
+        ),
+    ],
+)
+def test_synthetic_matching_rule_fails_on_each_condition(change, seeds, reason):
+    summary = synthetic_matching.summarize(_synthetic_metrics(change, seeds))
+    assert summary.matches is False
+    assert summary.verdict.startswith("fails 1 condition(s): " + reason), summary.verdict
+    assert summary.thresholds
+
+
+# ---------------------------------------------------------------------------------------------
+# Tiny smoke runs (the claims are judged at quick scale; tiny runs get no verdict).
 
 
 def test_poincare_embeddings_tiny(tmp_path):
@@ -26,7 +234,7 @@ def test_poincare_embeddings_tiny(tmp_path):
 
 
 def test_synthetic_matching_tiny(tmp_path):
-    config = make_config(synthetic_matching.Config, "tiny")
+    config = make_config(synthetic_matching.Config, "tiny", seeds=(0,))
     metrics = synthetic_matching.run(config, tmp_path)
     assert (tmp_path / "p_at_1.png").read_bytes()[:8] == PNG_MAGIC
     (row,) = metrics["rows"]
@@ -36,18 +244,23 @@ def test_synthetic_matching_tiny(tmp_path):
             assert 0.0 <= p1 <= p10 <= 1.0
     # Even at this size the isometric copy is recovered by hyperbolic OT.
     assert row["isometry"]["hyperbolic_ot"]["p_at_1"] >= 0.9
-    assert 0.0 < row["orbit_bound"] <= 1.0
-    assert "isometry/n=39/hyperbolic_ot P@1 / P@10" in synthetic_matching.summarize(
-        metrics).numbers
+    assert metrics["table"]["isometry/n=39/hyperbolic_ot"]["p_at_1"] == [
+        row["isometry"]["hyperbolic_ot"]["p_at_1"]
+    ]
+    summary = synthetic_matching.summarize(metrics)
+    assert summary.matches is False and "only 1 seed(s)" in summary.verdict
 
 
 def test_wordnet_matching_tiny(tmp_path):
-    config = make_config(wordnet_matching.Config, "tiny", removed_fractions=(0.1,))
+    config = make_config(wordnet_matching.Config, "tiny", removed_fractions=(0.1,), seeds=(0,))
     metrics = wordnet_matching.run(config, tmp_path)
     assert (tmp_path / "p_at_k.png").read_bytes()[:8] == PNG_MAGIC
     assert metrics["num_ground_truth_pairs"] == 39  # every monkey synset has a 3.3 twin
     row = metrics["results"]["removed_0.1"]
     assert row["embedding"]["relations"] == int(np.round(0.9 * 94))
     for method in METHODS:
-        assert 0.0 <= row[method]["p_at_1"] <= row[method]["p_at_10"] <= 1.0
-    assert "chance P@1" in wordnet_matching.summarize(metrics).numbers
+        (p1,), (p10,) = row[method]["p_at_1"], row[method]["p_at_10"]
+        assert 0.0 <= p1 <= p10 <= 1.0
+    summary = wordnet_matching.summarize(metrics)
+    assert summary.matches is False and "only 1 seed(s)" in summary.verdict
+    assert "no run with 0% of the relations removed" in summary.verdict
