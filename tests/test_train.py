@@ -143,3 +143,40 @@ def test_sampled_step_gathers_the_step_batch():
     assert float(step(0.0, 5, x, y)) == 0.0 and float(step(0.0, 5, 2 * x, y)) == float(jnp.sum(idx))
     with pytest.raises(TypeError, match="key must be a JAX PRNG key"):
         sampled_step(lambda s: s, sampler, 0)
+
+
+def test_scan_steps_equals_a_python_loop():
+    from jaxml.train import sampled_step, scan_steps
+
+    x = jnp.arange(12.0)[:, None]
+    sampler = batch_sampler(12, 3, rule="without_replacement")
+    step = sampled_step(lambda s, xb: (s + jnp.sum(xb), jnp.sum(xb)), sampler, KEY)
+    state, outs = jax.jit(lambda s0, x: scan_steps(step, s0, num_steps=4, start_step=5, args=(x,)))(
+        0.0, x
+    )
+    s, expect = 0.0, []
+    for t in range(5, 9):
+        s, out = step(s, t, x)
+        expect.append(out)
+    np.testing.assert_allclose(outs, np.asarray(expect), rtol=0, atol=0)
+    np.testing.assert_allclose(state, s, rtol=0, atol=0)
+    from jaxml.train import scan_steps as f
+
+    with pytest.raises(ValueError, match="num_steps must be an int >= 1"):
+        f(step, 0.0, num_steps=0)
+    with pytest.raises(TypeError, match="step_fn must be"):
+        f(None, 0.0, num_steps=2)
+    with pytest.raises(TypeError, match="args must be a tuple"):
+        f(step, 0.0, num_steps=2, args=x)
+
+
+def test_sweep_logs_keep_diverged_configurations_out_of_the_loss():
+    from jaxml.train import sweep_logs
+
+    losses = np.array([[0.2, 0.4, 0.6], [np.nan, np.inf, 1.0]], np.float32)  # [lrs, seeds]
+    logs = sweep_logs(losses)
+    assert logs["non-finite runs"] == 2
+    np.testing.assert_allclose(logs["loss (finite runs)"], 0.55, rtol=1e-6)
+    assert sweep_logs(np.full((2, 3), np.nan)) == {"non-finite runs": 6}
+    with pytest.raises(TypeError, match="losses must be a real array"):
+        sweep_logs(np.array(["a"]))

@@ -1,8 +1,8 @@
 """The training toolkit every trainer and figure shares: sampling, scanned optax steps, sweeps."""
 
 from jaxml.train.sampler import RULES, Sampler, batch_indices, batch_sampler, sampled_step
-from jaxml.train.scan import ScanResult, optax_scan
-from jaxml.train.sweep import stack_configs, sweep, sweep_size
+from jaxml.train.scan import ScanResult, optax_scan, scan_steps
+from jaxml.train.sweep import stack_configs, sweep, sweep_logs, sweep_size
 
 __all__ = [
     "RULES",
@@ -12,7 +12,9 @@ __all__ = [
     "batch_sampler",
     "optax_scan",
     "sampled_step",
+    "scan_steps",
     "stack_configs",
     "sweep",
+    "sweep_logs",
     "sweep_size",
 ]

@@ -110,3 +110,39 @@ def optax_scan(
 
     (params, opt_state), (losses, aux) = jax.lax.scan(body, (params, opt_state), xs, unroll=unroll)
     return ScanResult(params, opt_state, losses, aux)
+
+
+def scan_steps(
+    step_fn: Callable[..., tuple[Any, Any]],
+    state: PyTree,
+    *,
+    num_steps: int,
+    start_step: jax.Array | int = 0,
+    args: tuple = (),
+    unroll: int = 1,
+) -> tuple[PyTree, Any]:
+    """``T`` calls ``state, out_t = step_fn(state, t, *args)`` as one ``lax.scan``.
+
+    For a step that is not a plain optax update (a data-parallel step with collectives, a swept
+    step over stacked configurations): ``t`` runs over ``start_step, ..., start_step + T - 1``
+    (int32), e.g. for a :func:`jaxml.train.sampled_step` that draws step ``t``'s batch, and
+    ``args`` (the data) are passed unchanged to every step.
+
+    Args:
+        step_fn: ``step_fn(state, t, *args) -> (state, out)``; ``out`` any pytree of arrays.
+        state: the starting state (the scan carry: ``step_fn`` must keep its structure).
+        num_steps: ``T >= 1``.
+        start_step: the global index of the first step (a resumed run passes its step).
+        args: extra arguments shared by every step.
+        unroll: ``lax.scan``'s unroll factor.
+
+    Returns:
+        ``(state, outs)``: the state after the last step and the outputs stacked ``[T, ...]``.
+        Pure and jit-safe.
+    """
+    v.check_callable(step_fn, "step_fn")
+    num_steps = v.check_int(num_steps, "num_steps", minimum=1)
+    if not isinstance(args, tuple):
+        raise TypeError(f"args must be a tuple of step arguments; got {type(args).__name__}")
+    ts = jnp.asarray(start_step, jnp.int32) + jnp.arange(num_steps, dtype=jnp.int32)
+    return jax.lax.scan(lambda s, t: step_fn(s, t, *args), state, ts, unroll=unroll)

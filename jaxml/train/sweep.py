@@ -54,3 +54,24 @@ def sweep_size(tree: Any) -> int:
             f"the swept leaves must share one leading size S; got sizes {sorted(sizes)}"
         )
     return sizes.pop()
+
+
+def sweep_logs(losses: Any) -> dict[str, float | int]:
+    """Progress logs of a sweep's losses: the mean of the finite ones and the non-finite count.
+
+    A configuration that diverges inside a sweep (a large learning rate) is a result, not an
+    error: its NaN must not reach a training loop's NaN-loss check, which would stop every other
+    configuration of the sweep. So the returned ``"loss (finite runs)"`` (left out when no loss
+    is finite) averages only the finite losses, and ``"non-finite runs"`` counts the others.
+
+    Args:
+        losses: the last losses of every configuration, any shape (e.g. ``[L, S]``).
+    """
+    last = np.asarray(losses)
+    if last.dtype.kind not in "iuf":
+        raise TypeError(f"losses must be a real array; got dtype {last.dtype}")
+    finite = np.isfinite(last)
+    logs: dict[str, float | int] = {"non-finite runs": int(last.size - finite.sum())}
+    if finite.any():
+        logs["loss (finite runs)"] = float(last[finite].mean())
+    return logs
