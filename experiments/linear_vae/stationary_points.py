@@ -40,6 +40,7 @@ from jaxml.vae import (
     elbo_decoder_hessian,
     hessian_eigenvalues,
     ppca_decoder_hessian,
+    ppca_predicted_saddle,
     ppca_stationary_point,
     sample_covariance,
 )
@@ -89,34 +90,6 @@ class Config:
             raise ValueError("need 0 < sigma2_low_factor < sigma2_high_factor")
 
 
-def stationary_point_choices(k: int) -> dict[str, tuple[int, ...]]:
-    """The points studied: the MLE (top k), one that skips eigenvector 0, and the full collapse.
-
-    Returns name -> eigen indices (0 = largest eigenvalue).
-    """
-    return {
-        f"top {k} (MLE)": tuple(range(k)),
-        f"skip u1: u{2}..u{k + 1}": tuple(range(1, k + 1)),
-        "all collapsed (W = 0)": (),
-    }
-
-
-def predicted_saddle(indices: tuple[int, ...], k: int, evals: np.ndarray, s2: float) -> bool:
-    """Theory: a saddle iff some left-out direction that *could* be used has eigenvalue > s2.
-
-    With k columns, a point using ``indices`` has ``k - |used & active|`` free (zero) columns; it
-    is a saddle iff a left-out eigenvalue exceeds s2 and either a free column exists or it
-    exceeds a used one (a swap increases the likelihood).
-    """
-    used = [i for i in indices if evals[i] > s2]
-    left_out = [evals[j] for j in range(len(evals)) if j not in indices]
-    if not left_out or max(left_out) <= s2:
-        return False
-    if len(used) < k:
-        return True
-    return max(left_out) > min(evals[i] for i in used)
-
-
 def run(config: Config, workdir: Path) -> dict:
     workdir = Path(workdir)
     t0 = time.perf_counter()
@@ -137,7 +110,12 @@ def run(config: Config, workdir: Path) -> dict:
             config.sigma2_high_factor * evals[0],
             config.num_sigma2,
         )
-        choices = stationary_point_choices(k)
+        # The MLE (top k), a point that skips eigenvector 0, and the full collapse (0 = largest).
+        choices = {
+            f"top {k} (MLE)": tuple(range(k)),
+            f"skip u1: u2..u{k + 1}": tuple(range(1, k + 1)),
+            "all collapsed (W = 0)": (),
+        }
         scale = float(evals[0])
         ppca_h = jax.jit(lambda w, s2: hessian_eigenvalues(ppca_decoder_hessian(cov, w, s2)))
         elbo_h = jax.jit(lambda w, s2: hessian_eigenvalues(elbo_decoder_hessian(cov, w, s2)))
@@ -155,7 +133,7 @@ def run(config: Config, workdir: Path) -> dict:
                         "top_ppca": float(ev_p[-1]),
                         "top_elbo": float(ev_e[-1]),
                         "num_positive_ppca": int(np.sum(ev_p > config.zero_tol * scale)),
-                        "predicted_saddle": predicted_saddle(idx, k, evals, float(s2)),
+                        "predicted_saddle": ppca_predicted_saddle(idx, k, evals, float(s2)),
                         "collapsed_columns": int(sum(evals[i] <= s2 for i in idx) + (k - len(idx))),
                     }
                 )

@@ -1,6 +1,11 @@
 """Linear VAE / pPCA analysis of posterior collapse (Lucas et al., NeurIPS 2019)."""
 
-from jaxml.vae.collapse import active_units, collapsed_dims
+from jaxml.vae.collapse import (
+    active_units,
+    collapsed_dims,
+    linear_band,
+    linear_collapse_prediction,
+)
 from jaxml.vae.deep_vae import (
     GaussianVAE,
     VAETrainState,
@@ -21,6 +26,7 @@ from jaxml.vae.linear_vae import (
     linear_vae_elbo_from_cov,
     linear_vae_elbo_mc,
     linear_vae_elbo_per_example,
+    linear_vae_encoder_mismatch,
     linear_vae_from_decoder,
     linear_vae_init,
     linear_vae_kl_per_dim,
@@ -30,13 +36,22 @@ from jaxml.vae.linear_vae import (
 from jaxml.vae.ppca import (
     PPCAFit,
     covariance_eigh,
+    decoder_column_cosines,
     ppca_log_likelihood,
     ppca_log_likelihood_from_cov,
     ppca_log_likelihood_per_example,
     ppca_mle,
     ppca_posterior,
+    ppca_predicted_saddle,
     ppca_stationary_point,
+    principal_angles_deg,
     sample_covariance,
+)
+from jaxml.vae.sigma_sweep import (
+    init_vae_sweep,
+    make_vae_sweep_eval,
+    make_vae_sweep_step,
+    sweep_collapse_records,
 )
 
 __all__ = [
@@ -48,20 +63,27 @@ __all__ = [
     "active_units",
     "collapsed_dims",
     "covariance_eigh",
+    "decoder_column_cosines",
     "deep_vae_elbo",
     "elbo_decoder_hessian",
     "gaussian_kl_per_dim",
     "hessian_eigenvalues",
     "init_vae_state",
+    "init_vae_sweep",
+    "linear_band",
+    "linear_collapse_prediction",
     "linear_vae_elbo",
     "linear_vae_elbo_from_cov",
     "linear_vae_elbo_mc",
     "linear_vae_elbo_per_example",
+    "linear_vae_encoder_mismatch",
     "linear_vae_from_decoder",
     "linear_vae_init",
     "linear_vae_kl_per_dim",
     "linear_vae_optimal_encoder",
     "linear_vae_posterior_error",
+    "make_vae_sweep_eval",
+    "make_vae_sweep_step",
     "make_vae_train_step",
     "ppca_decoder_hessian",
     "ppca_log_likelihood",
@@ -69,6 +91,9 @@ __all__ = [
     "ppca_log_likelihood_per_example",
     "ppca_mle",
     "ppca_posterior",
+    "ppca_predicted_saddle",
     "ppca_stationary_point",
+    "principal_angles_deg",
     "sample_covariance",
+    "sweep_collapse_records",
 ]

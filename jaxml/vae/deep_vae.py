@@ -16,10 +16,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxml.vae._checks import check_finite, check_positive
+from jaxml import _validation as v
+from jaxml._validation import PyTree
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
-PyTree = object
 
 
 class GaussianVAE(nn.Module):
@@ -34,6 +34,15 @@ class GaussianVAE(nn.Module):
     data_dim: int
     latent_dim: int
     hidden: Sequence[int] = (256, 256)
+
+    def __post_init__(self):
+        v.check_int(self.data_dim, "data_dim", minimum=1)
+        v.check_int(self.latent_dim, "latent_dim", minimum=1)
+        if not isinstance(self.hidden, Sequence) or isinstance(self.hidden, str):
+            raise TypeError(f"hidden must be a sequence of ints; got {self.hidden!r}")
+        for h in self.hidden:
+            v.check_int(h, "hidden", minimum=1)
+        super().__post_init__()
 
     def setup(self):
         self.enc = [nn.Dense(h, name=f"enc_{i}") for i, h in enumerate(self.hidden)]
@@ -57,6 +66,8 @@ class GaussianVAE(nn.Module):
         return self.dec_out(h)
 
     def __call__(self, x: jax.Array) -> jax.Array:
+        """Reconstruction of ``x [n, data_dim]`` through the encoder mean: ``[n, data_dim]``."""
+        _check_width(x, self.data_dim)
         mean, _ = self.encode(x)
         return self.decode(mean)
 
@@ -80,8 +91,27 @@ class VAETrainState(NamedTuple):
     step: jax.Array
 
 
+def _check_width(x, data_dim: int) -> None:
+    shape = v.check_array(x, "x", ndim=2)
+    if shape[1] != data_dim:
+        raise ValueError(f"x must be [n, data_dim] = [n, {data_dim}]; got shape {shape}")
+
+
+def _check_model(model) -> None:
+    if not isinstance(model, GaussianVAE):
+        raise TypeError(f"model must be a GaussianVAE; got {type(model).__name__}")
+
+
 def gaussian_kl_per_dim(mean: jax.Array, log_var: jax.Array) -> jax.Array:
-    """``KL(N(mean, exp(log_var)) || N(0, 1))`` elementwise: ``[n, k]``."""
+    """``KL(N(mean, exp(log_var)) || N(0, 1))`` elementwise: ``[n, k]``.
+
+    Args:
+        mean, log_var: the Gaussians' means and log variances, same shape (checked finite when
+            concrete; passed through under jit).
+    """
+    shape = v.check_array(mean, "mean")
+    v.check_array(log_var, "log_var", shape=shape)
+    mean, log_var = jnp.asarray(mean), jnp.asarray(log_var)
     return 0.5 * (jnp.exp(log_var) + mean * mean - 1.0 - log_var)
 
 
@@ -106,17 +136,12 @@ def deep_vae_elbo(
     Returns:
         ``(elbo, {"recon": mean log p(x|z), "kl": mean KL, "kl_per_dim": [n, k]})``.
     """
-    if np.ndim(x) != 2 or np.shape(x)[1] != model.data_dim:
-        raise ValueError(
-            f"x must be [n, data_dim] = [n, {model.data_dim}]; got shape {np.shape(x)}"
-        )
-    if np.ndim(log_sigma2) != 0:
-        raise ValueError(f"log_sigma2 must be a scalar; got shape {np.shape(log_sigma2)}")
-    check_finite(log_sigma2, "log_sigma2")
-    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)):
-        raise TypeError(f"num_samples must be an int, got {type(num_samples).__name__}")
-    if num_samples < 1:
-        raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+    _check_model(model)
+    _check_width(x, model.data_dim)
+    v.check_scalar(log_sigma2, "log_sigma2")
+    v.check_key(key)
+    num_samples = v.check_int(num_samples, "num_samples", minimum=1)
+    v.check_tree_finite(params, "params")
     mean, log_var = model.apply(params, x, method=GaussianVAE.encode)
     eps = jax.random.normal(key, (num_samples, *mean.shape), mean.dtype)
     z = mean + jnp.exp(0.5 * log_var) * eps
@@ -147,9 +172,15 @@ def init_vae_state(
             (inside ``vmap``/``jit`` it is a tracer and passes unchecked).
         learn_sigma2: a scalar, 1.0 (or True) to learn sigma^2, 0.0 (False) to hold it fixed.
     """
-    check_positive(sigma2, "sigma2")
-    if np.ndim(learn_sigma2) != 0:
-        raise ValueError(f"learn_sigma2 must be a scalar; got shape {np.shape(learn_sigma2)}")
+    _check_model(model)
+    v.check_optimizer(optimizer)
+    v.check_key(key)
+    v.check_positive(sigma2, "sigma2")
+    if isinstance(learn_sigma2, bool | np.bool_):
+        learn_sigma2 = float(learn_sigma2)
+    v.check_scalar(learn_sigma2, "learn_sigma2", minimum=0.0, maximum=1.0)
+    if v.is_concrete(learn_sigma2) and float(learn_sigma2) not in (0.0, 1.0):
+        raise ValueError(f"learn_sigma2 must be 0/False or 1/True; got {learn_sigma2}")
     params = model.init(key, jnp.zeros((1, model.data_dim)))
     log_sigma2 = jnp.log(jnp.asarray(sigma2, jnp.float32))
     opt_state = optimizer.init((params, log_sigma2))
@@ -166,8 +197,11 @@ def make_vae_train_step(model: GaussianVAE, optimizer: optax.GradientTransformat
     """Builds ``step(state, x_batch, key) -> (state, {"elbo", "recon", "kl", "sigma2"})``.
 
     One optax step ascending the ELBO over ``(params, log_sigma2)``; the ``log_sigma2`` gradient is
-    multiplied by ``state.learn_sigma2`` (0 holds it fixed).
+    multiplied by ``state.learn_sigma2`` (0 holds it fixed). Jit-safe; under jit a NaN batch or
+    state passes through (the caller's loop stops on a non-finite ELBO).
     """
+    _check_model(model)
+    v.check_optimizer(optimizer)
 
     def loss_fn(trainable, x, key):
         params, log_sigma2 = trainable

@@ -12,20 +12,23 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from jaxml import _validation as v
 from jaxml.vae.linear_vae import (
     LinearVAEParams,
     linear_vae_elbo_from_cov,
     linear_vae_optimal_encoder,
 )
-from jaxml.vae.ppca import ppca_log_likelihood_from_cov
+from jaxml.vae.ppca import _check_cov, _check_decoder, ppca_log_likelihood_from_cov
 
 MAX_HESSIAN_PARAMS = 4096
 
 
-def _check_size(w):
+def _check_inputs(cov, w, sigma2) -> None:
+    """Checked before ``jax.hessian`` traces ``w`` (inside it a NaN would pass unnoticed)."""
+    d = _check_cov(cov)
+    _check_decoder(w, d, against="cov")
+    v.check_positive(sigma2, "sigma2")
     size = int(np.prod(np.shape(w)))
-    if np.ndim(w) != 2:
-        raise ValueError(f"w must be [d, k]; got shape {np.shape(w)}")
     if size > MAX_HESSIAN_PARAMS:
         raise ValueError(
             f"w has {size} entries; the materialized Hessian is limited to "
@@ -42,7 +45,7 @@ def ppca_decoder_hessian(cov: ArrayLike, w: ArrayLike, sigma2: ArrayLike) -> jax
         w: decoder ``[d, k]``, e.g. from :func:`ppca_stationary_point`.
         sigma2: the fixed noise variance.
     """
-    _check_size(w)
+    _check_inputs(cov, w, sigma2)
     w = jnp.asarray(w)
     f = lambda flat: ppca_log_likelihood_from_cov(cov, flat.reshape(w.shape), sigma2)
     return jax.hessian(f)(w.reshape(-1))
@@ -57,7 +60,8 @@ def elbo_decoder_hessian(
     (:func:`linear_vae_optimal_encoder`), so this is the curvature of ``max_{V,D} ELBO(W)``; else
     the encoder is held at its optimum for the given ``w``.
     """
-    _check_size(w)
+    _check_inputs(cov, w, sigma2)
+    profile_encoder = v.check_bool(profile_encoder, "profile_encoder")
     w = jnp.asarray(w)
     cov = jnp.asarray(cov)
     d, _ = w.shape
@@ -77,7 +81,8 @@ def elbo_decoder_hessian(
 
 def hessian_eigenvalues(hessian: ArrayLike) -> jax.Array:
     """Eigenvalues (ascending) of the symmetrized Hessian ``[p, p]``."""
+    shape = v.check_array(hessian, "hessian", ndim=2)
+    if shape[0] != shape[1]:
+        raise ValueError(f"hessian must be square [p, p]; got shape {shape}")
     h = jnp.asarray(hessian)
-    if h.ndim != 2 or h.shape[0] != h.shape[1]:
-        raise ValueError(f"hessian must be square [p, p]; got shape {h.shape}")
     return jnp.linalg.eigvalsh(0.5 * (h + h.T))

@@ -19,13 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxml.vae._checks import (
-    check_data,
-    check_decoder,
-    check_latent_dim,
-    check_positive,
-    check_vector,
-)
+from jaxml import _validation as v
+from jaxml.vae.ppca import _check_data, _check_decoder, _check_latent_dim
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -63,17 +58,17 @@ def linear_vae_init(
         key: PRNG key.
         data_dim: d >= 2.
         latent_dim: k in ``1..d-1``.
-        scale: standard deviation of the entries of V and W.
+        scale: standard deviation of the entries of V and W, finite and >= 0.
         sigma2: initial observation variance, > 0.
         mu: initial mean ``[d]`` (zeros when None), finite.
     """
-    if data_dim < 2:
-        raise ValueError(f"data_dim must be >= 2, got {data_dim}")
-    k = check_latent_dim(latent_dim, data_dim)
-    if not sigma2 > 0:
-        raise ValueError(f"sigma2 must be > 0, got {sigma2}")
+    v.check_key(key)
+    data_dim = v.check_int(data_dim, "data_dim", minimum=2)
+    k = _check_latent_dim(latent_dim, data_dim)
+    v.check_nonnegative(scale, "scale")
+    v.check_positive(sigma2, "sigma2")
     if mu is not None:
-        check_vector(mu, data_dim, "mu", what="data_dim")
+        v.check_array(mu, "mu", shape=(data_dim,))
     kv, kw = jax.random.split(key)
     dtype = jnp.zeros(()).dtype
     return LinearVAEParams(
@@ -85,9 +80,21 @@ def linear_vae_init(
     )
 
 
-def _check_params(params: LinearVAEParams, d: int) -> None:
+def _check_params(params: LinearVAEParams, d: int | None = None, *, against: str = "x") -> int:
+    """``params`` must be a finite (when concrete) :class:`LinearVAEParams` of data dim ``d``.
+
+    ``d`` defaults to ``params.mu``'s length; a different ``d`` (from ``against``) is reported
+    as a mismatch of ``against``. Returns d.
+    """
     if not isinstance(params, LinearVAEParams):
-        raise TypeError(f"params must be a LinearVAEParams, got {type(params).__name__}")
+        raise TypeError(f"params must be a LinearVAEParams; got {type(params).__name__}")
+    d_params = np.shape(params.mu)[0] if np.ndim(params.mu) == 1 else None
+    if d is not None and d_params is not None and d != d_params:
+        raise ValueError(
+            f"{against} must have d = {d_params} columns to match params (params.mu has shape "
+            f"{np.shape(params.mu)}); got d = {d}"
+        )
+    d = d_params if d is None else d
     k = np.shape(params.v)[0] if np.ndim(params.v) == 2 else -1
     expected = {"v": (k, d), "log_d": (k,), "w": (d, k), "mu": (d,), "log_sigma2": ()}
     for name, shape in expected.items():
@@ -96,11 +103,13 @@ def _check_params(params: LinearVAEParams, d: int) -> None:
                 f"params.{name} must have shape {shape} for data dimension d={d} and latent "
                 f"dimension k={k}; got {np.shape(getattr(params, name))}"
             )
+    v.check_tree_finite(params, "params")
+    return d
 
 
 def linear_vae_kl_per_dim(params: LinearVAEParams, x: ArrayLike) -> jax.Array:
     """``KL(q(z_j | x_i) || N(0, 1))`` for every example and latent dimension: ``[n, k]``."""
-    _, d = check_data(x)
+    _, d = _check_data(x)
     _check_params(params, d)
     m = (jnp.asarray(x) - params.mu) @ params.v.T
     dvar = jnp.exp(params.log_d)
@@ -109,7 +118,7 @@ def linear_vae_kl_per_dim(params: LinearVAEParams, x: ArrayLike) -> jax.Array:
 
 def linear_vae_elbo_per_example(params: LinearVAEParams, x: ArrayLike) -> jax.Array:
     """The closed-form ELBO of each row of ``x [n, d]``: ``[n]``."""
-    _, d = check_data(x)
+    _, d = _check_data(x)
     _check_params(params, d)
     x = jnp.asarray(x)
     sigma2 = jnp.exp(params.log_sigma2)
@@ -145,10 +154,11 @@ def linear_vae_elbo_mc(
     ``analytic_kl``, of ``log p(x|z)`` minus the closed-form KL, a lower-variance estimator).
     Unbiased: its expectation over ``key`` is the closed form.
     """
-    _, d = check_data(x)
+    _, d = _check_data(x)
     _check_params(params, d)
-    if not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
-        raise ValueError(f"num_samples must be an int >= 1, got {num_samples!r}")
+    v.check_key(key)
+    num_samples = v.check_int(num_samples, "num_samples", minimum=1)
+    analytic_kl = v.check_bool(analytic_kl, "analytic_kl")
     x = jnp.asarray(x)
     n, k = x.shape[0], params.v.shape[0]
     sigma2 = jnp.exp(params.log_sigma2)
@@ -177,13 +187,13 @@ def linear_vae_optimal_encoder(w: ArrayLike, sigma2: ArrayLike) -> tuple[jax.Arr
         w: decoder ``[d, k]``, finite.
         sigma2: observation noise variance, scalar > 0.
     """
-    check_decoder(w)
-    check_positive(sigma2, "sigma2")
+    _check_decoder(w)
+    v.check_positive(sigma2, "sigma2")
     w = jnp.asarray(w)
     k = w.shape[1]
     m = w.T @ w + sigma2 * jnp.eye(k, dtype=w.dtype)
-    v = jnp.linalg.solve(m, w.T)
-    return v, jnp.log(sigma2 / jnp.diagonal(m))
+    enc = jnp.linalg.solve(m, w.T)
+    return enc, jnp.log(sigma2 / jnp.diagonal(m))
 
 
 def linear_vae_from_decoder(w: ArrayLike, mu: ArrayLike, sigma2: ArrayLike) -> LinearVAEParams:
@@ -194,11 +204,11 @@ def linear_vae_from_decoder(w: ArrayLike, mu: ArrayLike, sigma2: ArrayLike) -> L
         mu: mean ``[d]``, finite.
         sigma2: observation noise variance, scalar > 0.
     """
-    d, _ = check_decoder(w)
-    check_vector(mu, d, "mu")
-    v, log_d = linear_vae_optimal_encoder(w, sigma2)
+    d, _ = _check_decoder(w)
+    v.check_array(mu, "mu", shape=(d,))
+    enc, log_d = linear_vae_optimal_encoder(w, sigma2)
     sigma2 = jnp.asarray(sigma2, dtype=jnp.asarray(w).dtype)
-    return LinearVAEParams(v, log_d, jnp.asarray(w), jnp.asarray(mu), jnp.log(sigma2))
+    return LinearVAEParams(enc, log_d, jnp.asarray(w), jnp.asarray(mu), jnp.log(sigma2))
 
 
 def linear_vae_elbo_from_cov(params: LinearVAEParams, cov: ArrayLike) -> jax.Array:
@@ -206,11 +216,11 @@ def linear_vae_elbo_from_cov(params: LinearVAEParams, cov: ArrayLike) -> jax.Arr
     data mean): the data enter the ELBO only through ``S``, since
     ``mean ||r - W V r||^2 = tr((I - W V) S (I - W V)^T)`` and ``mean m m^T = V S V^T``.
     """
+    shape = v.check_array(cov, "cov", ndim=2)
+    if shape[0] != shape[1]:
+        raise ValueError(f"cov must be a square [d, d] array; got shape {shape}")
+    d = _check_params(params, shape[0], against="cov")
     cov = jnp.asarray(cov)
-    d = cov.shape[0]
-    if cov.shape != (d, d):
-        raise ValueError(f"cov must be square [d, d]; got {cov.shape}")
-    _check_params(params, d)
     sigma2 = jnp.exp(params.log_sigma2)
     dvar = jnp.exp(params.log_d)
     a = jnp.eye(d, dtype=cov.dtype) - params.w @ params.v
@@ -242,7 +252,7 @@ def linear_vae_posterior_error(params: LinearVAEParams, x: ArrayLike) -> dict[st
         "cov_rel_err": ||diag(D) - sigma^2 M^{-1}||_F / ||sigma^2 M^{-1}||_F,
         "var_max_rel_err": max_j |D_j / (sigma^2 M^{-1})_jj - 1|}``, scalars.
     """
-    _, d = check_data(x)
+    _, d = _check_data(x)
     _check_params(params, d)
     x = jnp.asarray(x)
     w = params.w
@@ -258,3 +268,32 @@ def linear_vae_posterior_error(params: LinearVAEParams, x: ArrayLike) -> dict[st
     cov_err = jnp.linalg.norm(jnp.diag(q_var) - post_cov) / jnp.linalg.norm(post_cov)
     var_err = jnp.max(jnp.abs(q_var / jnp.diagonal(post_cov) - 1.0))
     return {"mean_rel_err": mean_err, "cov_rel_err": cov_err, "var_max_rel_err": var_err}
+
+
+def linear_vae_encoder_mismatch(params: LinearVAEParams) -> dict[str, jax.Array]:
+    """How far the encoder is from the ELBO-optimal encoder of its own decoder (all directions).
+
+    Unlike :func:`linear_vae_posterior_error` (measured on data), this compares the parameters
+    themselves, including directions along which the data never vary.
+
+    Args:
+        params: the linear VAE.
+
+    Returns:
+        ``{"encoder_v_rel_err": ||V - M^{-1} W^T||_F / ||M^{-1} W^T||_F,
+        "encoder_d_max_rel_err": max_j |D_j / (sigma^2 / M_jj) - 1|,
+        "decoder_offdiag_gram_rel": ||offdiag(W^T W)||_F / ||W^T W||_F}``, scalars (the last is
+        0 when W has orthogonal columns, as at the optimum).
+    """
+    _check_params(params)
+    sigma2 = jnp.exp(params.log_sigma2)
+    v_opt, log_d_opt = linear_vae_optimal_encoder(params.w, sigma2)
+    v_err = jnp.linalg.norm(params.v - v_opt) / jnp.linalg.norm(v_opt)
+    d_err = jnp.max(jnp.abs(jnp.exp(params.log_d - log_d_opt) - 1.0))
+    w_gram = params.w.T @ params.w
+    off = w_gram - jnp.diag(jnp.diagonal(w_gram))
+    return {
+        "encoder_v_rel_err": v_err,
+        "encoder_d_max_rel_err": d_err,
+        "decoder_offdiag_gram_rel": jnp.linalg.norm(off) / jnp.linalg.norm(w_gram),
+    }

@@ -10,19 +10,36 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.linalg
 from jax.typing import ArrayLike
 
-from jaxml.vae._checks import (
-    check_data,
-    check_decoder,
-    check_finite,
-    check_latent_dim,
-    check_positive,
-    check_vector,
-    is_concrete,
-)
+from jaxml import _validation as v
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+def _check_data(x, name: str = "x", *, min_rows: int = 2, min_cols: int = 2) -> tuple[int, int]:
+    """``x`` must be a finite (when concrete) ``[n, d]`` array with enough rows and columns."""
+    n, d = v.check_array(x, name, ndim=2)
+    if n < min_rows or d < min_cols:
+        raise ValueError(
+            f"{name} must be [n, d] with n >= {min_rows} examples and d >= {min_cols} "
+            f"dimensions; got shape {(n, d)}"
+        )
+    return n, d
+
+
+def _check_decoder(w, d: int | None = None, *, against: str = "x") -> tuple[int, int]:
+    """``w`` must be a finite ``[d, k]`` array with k >= 1 (and ``d`` rows when given)."""
+    shape = v.check_array(w, "w", ndim=2)
+    if shape[1] < 1 or (d is not None and shape[0] != d):
+        want = f"[{d}, k] (d from {against})" if d is not None else "[d, k]"
+        raise ValueError(f"w must be {want} with k >= 1; got shape {shape}")
+    return shape
+
+
+def _check_latent_dim(latent_dim, d: int) -> int:
+    return v.check_int(latent_dim, "latent_dim", minimum=1, maximum=d - 1)
 
 
 class PPCAFit(NamedTuple):
@@ -46,10 +63,7 @@ def sample_covariance(x: ArrayLike) -> tuple[jax.Array, jax.Array]:
         ValueError: if ``x`` is not 2-D, has fewer than 2 rows (one row has no spread to
             estimate) or, when concrete, holds NaN/inf.
     """
-    shape = np.shape(x)
-    if len(shape) != 2 or shape[0] < 2 or shape[1] < 1:
-        raise ValueError(f"x must be a 2-D array [n, d] with n >= 2 rows; got shape {shape}")
-    check_finite(x, "x")
+    _check_data(x, min_cols=1)
     x = jnp.asarray(x)
     mu = jnp.mean(x, axis=0)
     r = x - mu
@@ -78,8 +92,8 @@ def ppca_mle(x: ArrayLike, latent_dim: int) -> PPCAFit:
     Returns:
         :class:`PPCAFit` ``(w [d, k], mu [d], sigma2 [])``.
     """
-    _, d = check_data(x)
-    k = check_latent_dim(latent_dim, d)
+    _, d = _check_data(x)
+    k = _check_latent_dim(latent_dim, d)
     mu, evals, evecs = covariance_eigh(x)
     sigma2 = jnp.mean(evals[k:])
     scale = jnp.sqrt(jnp.maximum(evals[:k] - sigma2, 0.0))
@@ -95,13 +109,12 @@ def _marginal_terms(w, sigma2):
     return chol, logdet_c
 
 
-def _check_cov(cov) -> None:
+def _check_cov(cov) -> int:
     """``cov`` must be a square ``[d, d]`` array, and when concrete finite and symmetric."""
-    shape = np.shape(cov)
-    if len(shape) != 2 or shape[0] != shape[1] or shape[0] < 1:
+    shape = v.check_array(cov, "cov", ndim=2)
+    if shape[0] != shape[1] or shape[0] < 1:
         raise ValueError(f"cov must be a square [d, d] array; got shape {shape}")
-    check_finite(cov, "cov")
-    if is_concrete(cov):
+    if v.is_concrete(cov):
         c = np.asarray(cov, np.float64)
         asym = float(np.max(np.abs(c - c.T)))
         if asym > 1e-5 * max(float(np.max(np.abs(c))), 1e-30):
@@ -109,14 +122,13 @@ def _check_cov(cov) -> None:
                 f"cov must be symmetric; got max |cov - cov^T| = {asym:.3g} "
                 f"(max |cov| = {float(np.max(np.abs(c))):.3g})"
             )
+    return shape[0]
 
 
 def _check_model(w, mu, sigma2, d):
-    if np.ndim(w) != 2 or np.shape(w)[0] != d:
-        raise ValueError(f"w must be [d, k] = [{d}, k]; got shape {np.shape(w)}")
-    if np.shape(mu) != (d,):
-        raise ValueError(f"mu must be [d] = [{d}]; got shape {np.shape(mu)}")
-    check_positive(sigma2, "sigma2")
+    _check_decoder(w, d)
+    v.check_array(mu, "mu", shape=(d,))
+    v.check_positive(sigma2, "sigma2")
 
 
 def ppca_log_likelihood_per_example(
@@ -128,7 +140,7 @@ def ppca_log_likelihood_per_example(
     ``log|C| = (d-k) log sigma2 + log|M|`` with ``M = W^T W + sigma2 I_k``: O(n d k + k^3), never a
     d x d solve.
     """
-    n, d = check_data(x)
+    _, d = _check_data(x)
     _check_model(w, mu, sigma2, d)
     x, w, mu = jnp.asarray(x), jnp.asarray(w), jnp.asarray(mu)
     chol, logdet_c = _marginal_terms(w, sigma2)
@@ -164,14 +176,12 @@ def ppca_log_likelihood_from_cov(
         sigma2: observation noise variance, scalar > 0.
         mean_offset: optional ``[d]``, the data mean minus the model mean.
     """
-    _check_cov(cov)
-    d = np.shape(cov)[0]
-    if check_decoder(w)[0] != d:
-        raise ValueError(f"w must be [d, k] = [{d}, k] to match cov; got shape {np.shape(w)}")
-    check_positive(sigma2, "sigma2")
+    d = _check_cov(cov)
+    _check_decoder(w, d, against="cov")
+    v.check_positive(sigma2, "sigma2")
     cov, w = jnp.asarray(cov), jnp.asarray(w)
     if mean_offset is not None:
-        check_vector(mean_offset, d, "mean_offset")
+        v.check_array(mean_offset, "mean_offset", shape=(d,))
         off = jnp.asarray(mean_offset)
         cov = cov + jnp.outer(off, off)
     chol, logdet_c = _marginal_terms(w, sigma2)
@@ -198,14 +208,18 @@ def ppca_stationary_point(
         eigen_indices: at most k distinct ints in ``0..d-1``.
         sigma2: the fixed noise variance, > 0.
     """
-    _, d = check_data(x)
-    k = check_latent_dim(latent_dim, d)
-    idx = [int(i) for i in np.atleast_1d(np.asarray(eigen_indices))]
+    _, d = _check_data(x)
+    k = _check_latent_dim(latent_dim, d)
+    if isinstance(eigen_indices, str | bytes):
+        raise TypeError(f"eigen_indices must be a sequence of ints; got {eigen_indices!r}")
+    raw = np.asarray(eigen_indices) if np.size(eigen_indices) else np.zeros((0,), np.int64)
+    v.check_array(raw, "eigen_indices", ndim=(0, 1), dtype="int")
+    idx = [int(i) for i in np.atleast_1d(raw)]
     if len(idx) > k:
         raise ValueError(f"eigen_indices has {len(idx)} entries; at most latent_dim={k} allowed")
     if len(set(idx)) != len(idx) or any(not 0 <= i < d for i in idx):
         raise ValueError(f"eigen_indices must be distinct ints in 0..{d - 1}; got {idx}")
-    check_positive(sigma2, "sigma2")
+    v.check_positive(sigma2, "sigma2")
     _, evals, evecs = covariance_eigh(x)
     w = jnp.zeros((d, k), dtype=evecs.dtype)
     if idx:
@@ -227,17 +241,100 @@ def ppca_posterior(x: ArrayLike, w: ArrayLike, mu: ArrayLike, sigma2: ArrayLike)
     Returns:
         ``(mean [n, k], cov [k, k])``.
     """
-    shape = np.shape(x)
-    if len(shape) != 2 or shape[0] < 1:
-        raise ValueError(f"x must be a 2-D array [n, d] with n >= 1; got shape {shape}")
-    d = shape[1]
-    if check_decoder(w)[0] != d:
-        raise ValueError(f"w must be [d, k] = [{d}, k] to match x; got shape {np.shape(w)}")
-    check_vector(mu, d, "mu")
-    check_finite(x, "x")
-    check_positive(sigma2, "sigma2")
+    _, d = _check_data(x, min_rows=1, min_cols=1)
+    _check_model(w, mu, sigma2, d)
     x, w, mu = jnp.asarray(x), jnp.asarray(w), jnp.asarray(mu)
     k = w.shape[1]
     m = w.T @ w + sigma2 * jnp.eye(k, dtype=w.dtype)
     mean = jnp.linalg.solve(m, w.T @ (x - mu).T).T
     return mean, sigma2 * jnp.linalg.inv(m)
+
+
+def ppca_predicted_saddle(
+    eigen_indices, latent_dim: int, eigenvalues: ArrayLike, sigma2: float
+) -> bool:
+    """Lucas et al. (2019), sec. 4: is the stationary point using ``eigen_indices`` a saddle?
+
+    With k columns, a point using ``eigen_indices`` has ``k - |used & active|`` free (zero)
+    columns, where a used column is active when its eigenvalue exceeds ``sigma2``. It is a saddle
+    iff a left-out eigenvalue exceeds ``sigma2`` and either a free column exists or the left-out
+    eigenvalue exceeds a used one (a swap increases the likelihood); otherwise (e.g. ``sigma2``
+    above every left-out eigenvalue) it is a local maximum. Host-side (returns a Python bool).
+
+    Args:
+        eigen_indices: at most ``latent_dim`` distinct ints in ``0..d-1`` (0 = largest).
+        latent_dim: k >= 1.
+        eigenvalues: the covariance eigenvalues ``[d]``, descending, finite.
+        sigma2: the fixed noise variance, > 0.
+    """
+    (d,) = v.check_array(eigenvalues, "eigenvalues", ndim=1, min_size=2)
+    k = v.check_int(latent_dim, "latent_dim", minimum=1, maximum=d - 1)
+    v.check_positive(sigma2, "sigma2")
+    if isinstance(eigen_indices, str | bytes):
+        raise TypeError(f"eigen_indices must be a sequence of ints; got {eigen_indices!r}")
+    raw = np.asarray(eigen_indices) if np.size(eigen_indices) else np.zeros((0,), np.int64)
+    v.check_array(raw, "eigen_indices", ndim=(0, 1), dtype="int")
+    indices = [int(i) for i in np.atleast_1d(raw)]
+    if (
+        len(indices) > k
+        or len(set(indices)) != len(indices)
+        or not all(0 <= i < d for i in indices)
+    ):
+        raise ValueError(
+            f"eigen_indices must be at most latent_dim={k} distinct ints in 0..{d - 1}; "
+            f"got {indices}"
+        )
+    evals = np.asarray(eigenvalues, np.float64)
+    s2 = float(sigma2)
+    used = [i for i in indices if evals[i] > s2]
+    left_out = [evals[j] for j in range(d) if j not in indices]
+    if not left_out or max(left_out) <= s2:
+        return False
+    if len(used) < k:
+        return True
+    return bool(max(left_out) > min(evals[i] for i in used))
+
+
+def principal_angles_deg(w: ArrayLike, u: ArrayLike) -> np.ndarray:
+    """Principal angles (degrees, descending) between ``span(w)`` and ``span(u)``.
+
+    ``scipy.linalg.subspace_angles`` in float64 (accurate for small angles); host-side, not
+    traceable.
+
+    Args:
+        w: ``[d, k]``, finite, e.g. a learned decoder.
+        u: ``[d, m]``, finite, e.g. the top-k covariance eigenvectors.
+
+    Returns:
+        ``[min(k, m)]`` angles in degrees, largest first.
+    """
+    d, _ = v.check_array(w, "w", ndim=2, min_size=1)
+    v.check_array(u, "u", shape=(d, None), min_size=1)
+    return np.degrees(
+        scipy.linalg.subspace_angles(np.asarray(w, np.float64), np.asarray(u, np.float64))
+    )
+
+
+def decoder_column_cosines(w: ArrayLike, u: ArrayLike) -> jax.Array:
+    """``|cos|`` between the columns of ``w`` (sorted by decreasing norm) and those of ``u``.
+
+    At the pPCA/linear-VAE optimum with a diagonal encoder, column j of W lies along the j-th
+    eigenvector (the diagonal D fixes the rotation ``W R``), so every cosine is ~1; a small one
+    means the columns have not rotated onto the eigenvectors yet.
+
+    Args:
+        w: decoder ``[d, k]``, finite, no zero column.
+        u: eigenvectors ``[d, k]`` (descending eigenvalue order), finite.
+
+    Returns:
+        ``[k]`` absolute cosines.
+    """
+    d, k = v.check_array(w, "w", ndim=2, min_size=1)
+    v.check_array(u, "u", shape=(d, k))
+    w, u = jnp.asarray(w), jnp.asarray(u)
+    norms = jnp.linalg.norm(w, axis=0)
+    if v.is_concrete(norms) and not bool(jnp.all(norms > 0)):
+        raise ValueError("w must have no zero column (its direction is undefined)")
+    order = jnp.argsort(-norms)
+    cols = (w / norms)[:, order]
+    return jnp.abs(jnp.sum(cols * u, axis=0))

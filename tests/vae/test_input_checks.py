@@ -53,7 +53,7 @@ CASES = {
     "posterior sigma2 array < 0": (
         lambda: ppca_posterior(X, W, MU, jnp.asarray(-0.1)),
         ValueError,
-        "sigma2 must be finite and > 0",
+        r"sigma2 must be (finite and )?> 0",
     ),
     "posterior sigma2 not scalar": (
         lambda: ppca_posterior(X, W, MU, np.ones(2)),
@@ -64,24 +64,24 @@ CASES = {
     "posterior w rows != d": (
         lambda: ppca_posterior(X, W[:4], MU, 0.1),
         ValueError,
-        r"w must be \[d, k\] = \[5, k\]",
+        r"w must be \[5, k\]",
     ),
     "posterior w 1-D": (lambda: ppca_posterior(X, W[:, 0], MU, 0.1), ValueError, "w must be"),
     "posterior mu length": (lambda: ppca_posterior(X, W, MU[:4], 0.1), ValueError, "mu must"),
     "posterior x NaN": (
         lambda: ppca_posterior(_nan(X, (2, 3)), W, MU, 0.1),
         ValueError,
-        "x contains NaN",
+        "x must be finite",
     ),
     "posterior w NaN": (
         lambda: ppca_posterior(X, _nan(W, (0, 0)), MU, 0.1),
         ValueError,
-        "w contains NaN",
+        "w must be finite",
     ),
     "posterior mu NaN": (
         lambda: ppca_posterior(X, W, _nan(MU, 1), 0.1),
         ValueError,
-        "mu contains NaN",
+        "mu must be finite",
     ),
     # linear_vae_optimal_encoder(w, sigma2)
     "encoder sigma2 = 0": (lambda: linear_vae_optimal_encoder(W, 0.0), ValueError, "sigma2"),
@@ -89,23 +89,23 @@ CASES = {
     "encoder w 1-D": (
         lambda: linear_vae_optimal_encoder(W[:, 0], 0.1),
         ValueError,
-        r"w must be a 2-D array \[d, k\]",
+        "w must be a 2-D array",
     ),
     "encoder w NaN": (
         lambda: linear_vae_optimal_encoder(_nan(W, (1, 1)), 0.1),
         ValueError,
-        "w contains NaN",
+        "w must be finite",
     ),
     # ppca_log_likelihood_from_cov(cov, w, sigma2, mean_offset=...)
     "from_cov sigma2 = 0": (
         lambda: ppca_log_likelihood_from_cov(COV, W, 0.0),
         ValueError,
-        "sigma2 must be finite and > 0",
+        r"sigma2 must be (finite and )?> 0",
     ),
     "from_cov sigma2 < 0": (
         lambda: ppca_log_likelihood_from_cov(COV, W, -0.2),
         ValueError,
-        "sigma2 must be finite and > 0",
+        r"sigma2 must be (finite and )?> 0",
     ),
     "from_cov non-square cov": (
         lambda: ppca_log_likelihood_from_cov(COV[:4], W, 0.1),
@@ -120,17 +120,17 @@ CASES = {
     "from_cov cov NaN": (
         lambda: ppca_log_likelihood_from_cov(_nan(COV, (2, 2)), W, 0.1),
         ValueError,
-        "cov contains NaN",
+        "cov must be finite",
     ),
     "from_cov w NaN": (
         lambda: ppca_log_likelihood_from_cov(COV, _nan(W, (0, 1)), 0.1),
         ValueError,
-        "w contains NaN",
+        "w must be finite",
     ),
     "from_cov w rows != d": (
         lambda: ppca_log_likelihood_from_cov(COV, W[:3], 0.1),
         ValueError,
-        r"w must be \[d, k\] = \[5, k\]",
+        r"w must be \[5, k\]",
     ),
     "from_cov mean_offset length": (
         lambda: ppca_log_likelihood_from_cov(COV, W, 0.1, mean_offset=MU[:2]),
@@ -141,22 +141,22 @@ CASES = {
     "init sigma2 = 0 (float)": (
         lambda: init_vae_state(MODEL, OPT, jax.random.key(0), 0.0, False),
         ValueError,
-        "sigma2 must be finite and > 0",
+        r"sigma2 must be (finite and )?> 0",
     ),
     "init sigma2 < 0 (concrete array)": (
         lambda: init_vae_state(MODEL, OPT, jax.random.key(0), jnp.asarray(-0.5), False),
         ValueError,
-        "sigma2 must be finite and > 0",
+        r"sigma2 must be (finite and )?> 0",
     ),
     "init sigma2 < 0 (numpy array)": (
         lambda: init_vae_state(MODEL, OPT, jax.random.key(0), np.float32(-0.5), False),
         ValueError,
-        "sigma2 must be finite and > 0",
+        r"sigma2 must be (finite and )?> 0",
     ),
     "init sigma2 NaN": (
         lambda: init_vae_state(MODEL, OPT, jax.random.key(0), jnp.asarray(np.nan), False),
         ValueError,
-        "sigma2 must be finite and > 0",
+        r"sigma2 must be (finite and )?> 0",
     ),
     "init sigma2 not scalar": (
         lambda: init_vae_state(MODEL, OPT, jax.random.key(0), jnp.ones(3), False),
@@ -176,7 +176,7 @@ CASES = {
     "elbo x 1-D": (
         lambda: deep_vae_elbo(MODEL, PARAMS, jnp.log(0.1), jnp.ones(5), jax.random.key(0)),
         ValueError,
-        r"x must be \[n, data_dim\]",
+        "x must be a 2-D array",
     ),
     "elbo log_sigma2 not scalar": (
         lambda: deep_vae_elbo(MODEL, PARAMS, jnp.zeros(2), jnp.ones((4, 5)), jax.random.key(0)),
@@ -188,12 +188,12 @@ CASES = {
             MODEL, PARAMS, jnp.log(jnp.asarray(0.0)), jnp.ones((4, 5)), jax.random.key(0)
         ),
         ValueError,
-        "log_sigma2 contains NaN or inf",
+        "log_sigma2 must be finite",
     ),
     "elbo num_samples = 0": (
         lambda: deep_vae_elbo(MODEL, PARAMS, 0.0, jnp.ones((4, 5)), jax.random.key(0), 0),
         ValueError,
-        "num_samples must be >= 1",
+        "num_samples must be an int >= 1",
     ),
     "elbo num_samples float": (
         lambda: deep_vae_elbo(MODEL, PARAMS, 0.0, jnp.ones((4, 5)), jax.random.key(0), 2.0),
@@ -209,59 +209,59 @@ CASES = {
     "collapsed_dims delta < 0": (
         lambda: collapsed_dims(np.ones((4, 2)), delta=-0.01),
         ValueError,
-        r"delta must be in \[0, 1\)",
+        "delta must be >= 0 and < 1",
     ),
     "active_units threshold < 0": (
         lambda: active_units(np.ones((4, 2)), threshold=-0.01),
         ValueError,
-        "threshold must be finite and >= 0",
+        r"threshold must be (finite and )?>= 0",
     ),
     "active_units threshold NaN": (
         lambda: active_units(np.ones((4, 2)), threshold=float("nan")),
         ValueError,
-        "threshold must be finite and >= 0",
+        r"threshold must be (finite and )?>= 0",
     ),
     # sample_covariance on one row
     "sample_covariance one row": (
         lambda: sample_covariance(X[:1]),
         ValueError,
-        r"x must be a 2-D array \[n, d\] with n >= 2 rows",
+        r"x must be \[n, d\] with n >= 2 examples",
     ),
     "sample_covariance 1-D": (
         lambda: sample_covariance(X[0]),
         ValueError,
-        r"x must be a 2-D array \[n, d\]",
+        "x must be a 2-D array",
     ),
     "sample_covariance NaN": (
         lambda: sample_covariance(_nan(X, (0, 0))),
         ValueError,
-        "x contains NaN",
+        "x must be finite",
     ),
     # mu of the wrong length
     "linear_vae_init mu length": (
         lambda: linear_vae_init(jax.random.key(0), 5, 2, mu=np.zeros(4)),
         ValueError,
-        r"mu must have shape \[data_dim\] = \(5,\)",
+        r"mu must have shape \[5\]",
     ),
     "linear_vae_init mu NaN": (
         lambda: linear_vae_init(jax.random.key(0), 5, 2, mu=_nan(MU, 0)),
         ValueError,
-        "mu contains NaN",
+        "mu must be finite",
     ),
     "from_decoder mu length": (
         lambda: linear_vae_from_decoder(W, MU[:3], 0.1),
         ValueError,
-        r"mu must have shape \[d\] = \(5,\)",
+        r"mu must have shape \[5\]",
     ),
     "from_decoder sigma2 < 0": (
         lambda: linear_vae_from_decoder(W, MU, -0.1),
         ValueError,
-        "sigma2 must be finite and > 0",
+        r"sigma2 must be (finite and )?> 0",
     ),
     "posterior_error x width": (
         lambda: linear_vae_posterior_error(linear_vae_from_decoder(W, MU, 0.1), X[:, :4]),
         ValueError,
-        r"params.v must have shape",
+        r"x must have d = 5 columns",
     ),
 }
 

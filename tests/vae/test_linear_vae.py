@@ -165,7 +165,7 @@ def test_bad_inputs_are_named():
     p = linear_vae_init(jax.random.key(0), 5, 2)
     with pytest.raises(ValueError, match=r"params.w must have shape \(5, 2\)"):
         linear_vae_elbo(p._replace(w=jnp.zeros((4, 2))), np.ones((3, 5)))
-    with pytest.raises(ValueError, match="x contains NaN"):
+    with pytest.raises(ValueError, match="x must be finite"):
         linear_vae_elbo(p, np.full((3, 5), np.nan))
     with pytest.raises(ValueError, match="num_samples must be an int >= 1"):
         linear_vae_elbo_mc(p, np.ones((3, 5)), jax.random.key(0), 0)
@@ -173,6 +173,6 @@ def test_bad_inputs_are_named():
         linear_vae_elbo(tuple(p), np.ones((3, 5)))
     with pytest.raises(ValueError, match="sigma2 must be > 0"):
         linear_vae_init(jax.random.key(0), 5, 2, sigma2=0.0)
-    with pytest.raises(ValueError, match="latent_dim must be in 1..d-1"):
+    with pytest.raises(ValueError, match="latent_dim must be an int >= 1 and <= "):
         linear_vae_init(jax.random.key(0), 5, 5)
     assert isinstance(p, LinearVAEParams)

@@ -104,7 +104,7 @@ def test_posterior_matches_bayes_rule(x64):
 
 @pytest.mark.parametrize("k", [0, 6, 7, -1])
 def test_mle_rejects_latent_dim_out_of_range(k):
-    with pytest.raises(ValueError, match="latent_dim must be in 1..d-1"):
+    with pytest.raises(ValueError, match="latent_dim must be an int >= 1 and <= "):
         ppca_mle(np.ones((10, 6)) * np.arange(6), k)
 
 
@@ -112,16 +112,16 @@ def test_bad_inputs_are_named():
     x = np.random.default_rng(0).normal(size=(20, 4))
     bad = x.copy()
     bad[3, 1] = np.nan
-    with pytest.raises(ValueError, match="x contains NaN"):
+    with pytest.raises(ValueError, match="x must be finite"):
         ppca_mle(bad, 2)
     with pytest.raises(ValueError, match=r"x must be a 2-D array"):
         ppca_mle(x[0], 2)
     w, mu, s2 = ppca_mle(x, 2)
-    with pytest.raises(ValueError, match="sigma2 must be finite and > 0"):
+    with pytest.raises(ValueError, match="sigma2 must be > 0"):
         ppca_log_likelihood(x, w, mu, 0.0)
-    with pytest.raises(ValueError, match=r"w must be \[d, k\]"):
+    with pytest.raises(ValueError, match=r"w must be \[4, k\]"):
         ppca_log_likelihood(x, w[:3], mu, s2)
-    with pytest.raises(ValueError, match=r"mu must be \[d\]"):
+    with pytest.raises(ValueError, match=r"mu must have shape \[4\]"):
         ppca_log_likelihood(x, w, mu[:2], s2)
     with pytest.raises(ValueError, match="eigen_indices must be distinct"):
         ppca_stationary_point(x, 2, [0, 0], 0.1)
