@@ -35,8 +35,8 @@ def test_principal_angles_and_column_cosines():
     tilted = u.copy()
     tilted[:, 1] = [0.0, np.cos(0.2), np.sin(0.2), 0.0, 0.0]
     np.testing.assert_allclose(principal_angles_deg(tilted, u)[0], np.degrees(0.2), rtol=1e-9)
-    # Columns on the eigenvectors (any order of norms, any sign): cosines 1.
-    on = u * np.array([1.0, -3.0])
+    # Columns on the eigenvectors, stored in any order, any sign: cosines 1.
+    on = u * np.array([3.0, -1.0])  # norms decrease with the eigenvalue order
     np.testing.assert_allclose(decoder_column_cosines(on[:, ::-1], u), 1.0, rtol=1e-6)
     cos = jax.jit(decoder_column_cosines)(jnp.asarray(w), jnp.asarray(u))
     assert float(cos.min()) < 0.999  # rotated by 0.1 rad
