@@ -271,10 +271,12 @@ def check_same_size(sizes: dict[str, int], what: str = "length") -> int:
 
 
 def check_tree_finite(tree: PyTree, name: str) -> None:
-    """Every concrete floating leaf of ``tree`` is finite (tracers are skipped)."""
+    """Every concrete floating leaf of ``tree`` is finite (tracers and PRNG keys are skipped)."""
     for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
         if not is_concrete(leaf) or not hasattr(leaf, "dtype"):
             continue
+        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            continue  # typed PRNG keys have no NumPy dtype and no NaN
         if np.dtype(leaf.dtype).kind in "fc" and not np.all(np.isfinite(np.asarray(leaf))):
             where = jax.tree_util.keystr(path) or "(root)"
             raise ValueError(f"{name} must be finite; leaf {where} contains NaN or inf")

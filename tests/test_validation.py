@@ -136,6 +136,8 @@ def test_tree_checks_name_the_leaf():
     with pytest.raises(ValueError, match=r"params must be finite; leaf \['b'\] contains NaN"):
         v.check_tree_finite(tree, "params")
     v.check_tree_finite({"w": jnp.ones(2), "n": jnp.ones(2, jnp.int32)}, "params")
+    # typed PRNG keys (e.g. per-step augmentation keys in a batch) are skipped, not refused
+    v.check_tree_finite((jnp.ones(2), jax.random.split(jax.random.key(0), 3)), "batch")
     with pytest.raises(ValueError, match="v must have the same tree structure as params"):
         v.check_same_structure(tree, {"w": jnp.ones(2), "c": jnp.ones(2)}, "params", "v")
     with pytest.raises(ValueError, match=r"v must have the leaf shapes of params; at \['w'\]"):

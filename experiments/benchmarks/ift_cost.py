@@ -1,7 +1,8 @@
 """Cost of IFT hyperparameter optimization relative to plain training (Lorraine et al. 2020).
 
-In one process, on the ANCHORS.md problem (digits, MLP 64-H-H-10 with one log weight decay per
-weight, T = 10 inner SGD steps of batch 128 at lr 0.1, a 400-example validation set):
+Both sides run the same inner loop (:func:`jaxml.train.optax_scan`), so the ratio isolates the
+hyperstep. In one process, on the ANCHORS.md problem (digits, MLP 64-H-H-10 with one log weight
+decay per weight, T = 10 inner SGD steps of batch 128 at lr 0.1, a 400-example validation set):
 
 - time and XLA peak-memory estimate of one bilevel update (T inner steps + a 5-term Neumann
   hyperstep; also the CG variant) divided by those of T plain steps of the same inner loss;
@@ -35,6 +36,7 @@ from jaxml.data import load_digits
 from jaxml.implicit import bilevel, chunked_mean, unrolled_hypergradient
 from jaxml.implicit.hparams import init_log_decay, l2_penalty
 from jaxml.models import MLP, cross_entropy
+from jaxml.train import optax_scan
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,9 +53,17 @@ class Config:
     calls: int = 5
     repeats: int = 5
     out: str = "results/benchmarks/ift_cost.json"
-    SCALES: ClassVar[dict] = {"full": {"hidden": (256, 1024, 4096), "repeats": 7},
-                              "tiny": {"hidden": (16,), "unrolled_k": (2,), "calls": 1,
-                                       "repeats": 1, "num_val": 40, "val_chunk": 20}}
+    SCALES: ClassVar[dict] = {
+        "full": {"hidden": (256, 1024, 4096), "repeats": 7},
+        "tiny": {
+            "hidden": (16,),
+            "unrolled_k": (2,),
+            "calls": 1,
+            "repeats": 1,
+            "num_val": 40,
+            "val_chunk": 20,
+        },
+    }
 
 
 def _setup(config: Config, width: int):
@@ -81,17 +91,12 @@ def measure(config: Config, width: int) -> dict:
     params, hparams, batches, val, train_loss, val_loss = _setup(config, width)
     inner = optax.sgd(config.lr)
 
-    # Plain training: the same T inner steps (same loss, decays fixed), no hyperstep.
+    # Plain training: the same T inner steps (same loss, decays fixed, the same
+    # jaxml.train.optax_scan loop bilevel runs), no hyperstep.
     def plain(state):
-        p, s = state
-
-        def step(carry, batch):
-            q, st = carry
-            g = jax.grad(train_loss)(q, hparams, *batch)
-            u, st = inner.update(g, st, q)
-            return (optax.apply_updates(q, u), st), None
-
-        return jax.lax.scan(step, (p, s), batches)[0]
+        loss = lambda q, *batch: train_loss(q, hparams, *batch)
+        res = optax_scan(loss, inner, *state, batches=batches)
+        return res.params, res.opt_state
 
     plain_jit = jax.jit(plain, donate_argnums=0)
     fresh = lambda: jax.tree.map(jnp.copy, (params, inner.init(params)))  # noqa: E731
@@ -101,11 +106,21 @@ def measure(config: Config, width: int) -> dict:
     row["plain_T_steps_ms"] = 1e3 * t_plain["seconds_per_call"]
     row["plain_memory"] = m_plain
 
-    variants = {"neumann": ("neumann", val_loss), "cg": ("cg", val_loss),
-                "neumann_chunked": ("neumann", chunked_mean(val_loss, config.val_chunk))}
+    variants = {
+        "neumann": ("neumann", val_loss),
+        "cg": ("cg", val_loss),
+        "neumann_chunked": ("neumann", chunked_mean(val_loss, config.val_chunk)),
+    }
     for method, (solver, vloss) in variants.items():
-        opt = bilevel(train_loss, vloss, inner, optax.adam(1e-2), method=solver,
-                      num_terms=config.num_terms, alpha=config.lr)
+        opt = bilevel(
+            train_loss,
+            vloss,
+            inner,
+            optax.adam(1e-2),
+            method=solver,
+            num_terms=config.num_terms,
+            alpha=config.lr,
+        )
         upd = jax.jit(lambda s, o=opt: o.update(s, batches, val)[0], donate_argnums=0)
         state = opt.init(params, hparams)
         t = time_calls(upd, state, calls=config.calls, repeats=config.repeats)
@@ -114,21 +129,41 @@ def measure(config: Config, width: int) -> dict:
         row[f"bilevel_{method}_time_ratio"] = row[f"bilevel_{method}_ms"] / row["plain_T_steps_ms"]
         row[f"bilevel_{method}_memory"] = mem
         if mem and m_plain:
-            row[f"bilevel_{method}_peak_ratio"] = (mem["peak_estimate_bytes"]
-                                                   / m_plain["peak_estimate_bytes"])
+            row[f"bilevel_{method}_peak_ratio"] = (
+                mem["peak_estimate_bytes"] / m_plain["peak_estimate_bytes"]
+            )
             row[f"bilevel_{method}_temp_ratio"] = mem["temp_bytes"] / max(m_plain["temp_bytes"], 1)
 
     unrolled = []
     for k in config.unrolled_k:
         kb = tuple(jnp.resize(b, (k, *b.shape[1:])) for b in batches)
-        f = jax.jit(lambda p, h, kb=kb, k=k: unrolled_hypergradient(
-            train_loss, val_loss, p, h, inner, k, train_args=kb, val_args=val,
-            batched_train_args=True))
-        t = time_calls(lambda c, f=f: (c[0], f(*c)), (params, hparams), calls=config.calls,
-                       repeats=config.repeats)
+        f = jax.jit(
+            lambda p, h, kb=kb, k=k: unrolled_hypergradient(
+                train_loss,
+                val_loss,
+                p,
+                h,
+                inner,
+                k,
+                train_args=kb,
+                val_args=val,
+                batched_train_args=True,
+            )
+        )
+        t = time_calls(
+            lambda c, f=f: (c[0], f(*c)),
+            (params, hparams),
+            calls=config.calls,
+            repeats=config.repeats,
+        )
         mem = compiled_memory_bytes(f, params, hparams)
-        unrolled.append({"K": k, "ms": 1e3 * t["seconds_per_call"],
-                         "temp_bytes": mem["temp_bytes"] if mem else None})
+        unrolled.append(
+            {
+                "K": k,
+                "ms": 1e3 * t["seconds_per_call"],
+                "temp_bytes": mem["temp_bytes"] if mem else None,
+            }
+        )
     row["unrolled"] = unrolled
     return row
 
@@ -139,14 +174,18 @@ def main(argv=None) -> dict:
     for width in config.hidden:
         print(f"measuring H = {width} ...", flush=True)
         rows.append(measure(config, width))
-    print(f"\n{'H':>6} {'params':>9} {'variant':>16} {'T plain ms':>11} {'update ms':>10} "
-          f"{'time ratio':>10} {'peak mem ratio':>15} {'temp mem ratio':>15}")
+    print(
+        f"\n{'H':>6} {'params':>9} {'variant':>16} {'T plain ms':>11} {'update ms':>10} "
+        f"{'time ratio':>10} {'peak mem ratio':>15} {'temp mem ratio':>15}"
+    )
     for r in rows:
         for v in ("neumann", "cg", "neumann_chunked"):
-            print(f"{r['width']:>6} {r['num_params']:>9,} {v:>16} {r['plain_T_steps_ms']:>11.2f} "
-                  f"{r[f'bilevel_{v}_ms']:>10.2f} {r[f'bilevel_{v}_time_ratio']:>10.2f} "
-                  f"{r.get(f'bilevel_{v}_peak_ratio', float('nan')):>15.2f} "
-                  f"{r.get(f'bilevel_{v}_temp_ratio', float('nan')):>15.2f}")
+            print(
+                f"{r['width']:>6} {r['num_params']:>9,} {v:>16} {r['plain_T_steps_ms']:>11.2f} "
+                f"{r[f'bilevel_{v}_ms']:>10.2f} {r[f'bilevel_{v}_time_ratio']:>10.2f} "
+                f"{r.get(f'bilevel_{v}_peak_ratio', float('nan')):>15.2f} "
+                f"{r.get(f'bilevel_{v}_temp_ratio', float('nan')):>15.2f}"
+            )
         for u in r["unrolled"]:
             temp = u["temp_bytes"] / 2**20 if u["temp_bytes"] is not None else float("nan")
             print(f"        unrolled K={u['K']:>3}: {u['ms']:8.2f} ms, temp memory {temp:8.2f} MiB")

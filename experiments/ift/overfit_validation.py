@@ -31,6 +31,7 @@ from jaxml.data import load_digits
 from jaxml.implicit import bilevel
 from jaxml.implicit.hparams import init_log_decay, l2_penalty
 from jaxml.models import MLP, accuracy, cross_entropy, evaluate
+from jaxml.train import optax_scan
 
 PAPER = "Lorraine et al. 2020, Optimizing Millions of Hyperparameters (sec. 5.2, Fig. 4)"
 CLAIM = (
@@ -154,17 +155,21 @@ def run(config: Config, workdir: Path) -> dict:
         eval_fn=eval_fn,
         eval_every=config.eval_every,
         desc="hypersteps",
+        config=config,
     )
     final = result.history[-1]
     # Reference: the same network trained for the same inner steps with the decays fixed.
+    sgd, steps = optax.sgd(config.inner_lr), config.hypersteps * config.inner_steps
     plain = jax.jit(
-        lambda p: jax.lax.fori_loop(
-            0,
-            config.hypersteps * config.inner_steps,
-            lambda _, q: jax.tree.map(
-                lambda a, g: a - config.inner_lr * g, q, jax.grad(train_loss)(q, hparams, xt, yt)
-            ),
-            p,
+        lambda p: (
+            optax_scan(
+                lambda q, x, y: train_loss(q, hparams, x, y),
+                sgd,
+                p,
+                sgd.init(p),
+                batch_fn=lambda _: (xt, yt),
+                num_steps=steps,
+            ).params
         )
     )(params)
     plain_val = float(accuracy(model.apply(plain, xv), yv))

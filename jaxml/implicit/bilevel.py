@@ -1,24 +1,26 @@
 """The bilevel training loop (Lorraine et al. 2020, Algorithm 1) as an ``(init, update)`` pair.
 
-One ``update`` = ``T`` inner optimizer steps on training mini-batches (``lax.scan``, weights warm
-started, never retrained from scratch) + one hyperstep: the IFT hypergradient at the new weights
-(:func:`jaxml.implicit.hypergradient`) fed to an outer optax optimizer. The state is a pytree of
+One ``update`` = ``T`` inner optimizer steps on training mini-batches
+(:func:`jaxml.train.optax_scan`, weights warm started, never retrained from scratch) + one
+hyperstep: the IFT hypergradient at the new weights (:func:`jaxml.implicit.hypergradient`) fed
+to an outer optax optimizer. The state is a pytree of
 fixed structure, so a jitted ``update`` compiles once and never retraces. A hypergradient that is
 non-finite or whose Neumann series grew is NOT applied: the hyperparameters and outer optimizer
 state stay as they were and ``info["skipped"]`` is True.
 """
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
+from jaxml import _validation as chk
+from jaxml._validation import PyTree
 from jaxml.implicit.hypergradient import METHODS, hypergradient
-from jaxml.implicit.inverse_hvp import check_alpha, tree_norm
-
-PyTree = Any
+from jaxml.implicit.inverse_hvp import check_alpha, check_terms, tree_norm
+from jaxml.train import optax_scan
 
 
 class BilevelState(NamedTuple):
@@ -74,9 +76,13 @@ def bilevel(
     *[b[t] for b in train_batches])``); the hypergradient uses the last training batch and
     ``val_args``.
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if method == "neumann":
+    chk.check_callable(train_loss, "train_loss")
+    chk.check_callable(val_loss, "val_loss")
+    chk.check_optimizer(inner_optimizer, "inner_optimizer")
+    chk.check_optimizer(outer_optimizer, "outer_optimizer")
+    chk.check_choice(method, "method", METHODS)
+    num_terms = check_terms(num_terms)
+    if method == "neumann" or (method == "identity" and alpha is not None):
         check_alpha(alpha)
 
     def init(params: PyTree, hparams: PyTree) -> BilevelState:
@@ -84,42 +90,77 @@ def bilevel(
         # first jitted update retrace, and leaves sharing one buffer (JAX may reuse identical
         # constants) could not be donated.
         strong = lambda t: jax.tree.map(  # noqa: E731
-            lambda a: jnp.array(a, dtype=jnp.result_type(a), copy=True), t)
+            lambda a: jnp.array(a, dtype=jnp.result_type(a), copy=True), t
+        )
         params, hparams = strong(params), strong(hparams)
-        return BilevelState(params, hparams, inner_optimizer.init(params),
-                            outer_optimizer.init(hparams), jnp.zeros((), jnp.int32),
-                            jnp.zeros((), jnp.int32))
+        return BilevelState(
+            params,
+            hparams,
+            inner_optimizer.init(params),
+            outer_optimizer.init(hparams),
+            jnp.zeros((), jnp.int32),
+            jnp.zeros((), jnp.int32),
+        )
 
     def update(state: BilevelState, train_batches: tuple, val_args: tuple = ()):
+        if not isinstance(state, BilevelState):
+            raise TypeError(
+                f"state must be the BilevelState returned by init; got {type(state).__name__}"
+            )
+        if not isinstance(train_batches, list | tuple):
+            raise TypeError(
+                "train_batches must be a tuple of arrays with a leading T axis; got "
+                f"{type(train_batches).__name__}"
+            )
+        if not isinstance(val_args, list | tuple):
+            raise TypeError(f"val_args must be a tuple; got {type(val_args).__name__}")
         train_batches, val_args = tuple(train_batches), tuple(val_args)
-        if not train_batches:
+        if not jax.tree.leaves(train_batches):
             raise ValueError("train_batches must hold at least one array with a leading T axis")
-        lengths = {jnp.shape(b)[0] for b in jax.tree.leaves(train_batches)}
-        if len(lengths) != 1:
+        lengths = {jnp.shape(b)[0] if jnp.ndim(b) else None for b in jax.tree.leaves(train_batches)}
+        if len(lengths) != 1 or None in lengths:
             raise ValueError(f"train_batches leaves disagree on the leading T axis: {lengths}")
+        chk.check_tree_finite(train_batches, "train_batches")
+        chk.check_tree_finite(val_args, "val_args")
+        chk.check_tree_finite(state.params, "state.params")
+        chk.check_tree_finite(state.hparams, "state.hparams")
 
-        def inner(carry, batch):
-            params, opt_state = carry
-            loss, g = jax.value_and_grad(train_loss)(params, state.hparams, *batch)
-            updates, opt_state = inner_optimizer.update(g, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), loss
-
-        (params, inner_state), losses = jax.lax.scan(
-            inner, (state.params, state.inner_opt_state), train_batches)
+        res = optax_scan(
+            lambda p, *batch: train_loss(p, state.hparams, *batch),
+            inner_optimizer,
+            state.params,
+            state.inner_opt_state,
+            batches=train_batches,
+        )
+        params, inner_state, losses = res.params, res.opt_state, res.losses
         last = jax.tree.map(lambda b: b[-1], train_batches)
-        hg, info = hypergradient(train_loss, val_loss, params, state.hparams, method=method,
-                                 num_terms=num_terms, alpha=alpha, train_args=last,
-                                 val_args=val_args, return_info=True)
+        hg, info = hypergradient(
+            train_loss,
+            val_loss,
+            params,
+            state.hparams,
+            method=method,
+            num_terms=num_terms,
+            alpha=alpha,
+            train_args=last,
+            val_args=val_args,
+            return_info=True,
+        )
         ok = ~info.diverged
         safe_hg = jax.tree.map(lambda g: jnp.where(ok, g, 0.0), hg)
-        updates, outer_state = outer_optimizer.update(safe_hg, state.outer_opt_state,
-                                                      state.hparams)
+        updates, outer_state = outer_optimizer.update(safe_hg, state.outer_opt_state, state.hparams)
         new_hparams = optax.apply_updates(state.hparams, updates)
         keep = lambda new, old: jnp.where(ok, new, old)  # noqa: E731
         hparams = jax.tree.map(keep, new_hparams, state.hparams)
         outer_state = jax.tree.map(keep, outer_state, state.outer_opt_state)
-        new_state = BilevelState(params, hparams, inner_state, outer_state, state.step + 1,
-                                 state.num_skipped + (~ok).astype(jnp.int32))
+        new_state = BilevelState(
+            params,
+            hparams,
+            inner_state,
+            outer_state,
+            state.step + 1,
+            state.num_skipped + (~ok).astype(jnp.int32),
+        )
         return new_state, {
             "train_loss": losses[-1],
             "val_loss": info.val_loss,

@@ -12,7 +12,8 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
+
+from jaxml import _validation as chk
 
 
 def chunked_mean(
@@ -30,8 +31,9 @@ def chunked_mean(
     Returns:
         A function with the same signature and value (up to float rounding) as ``loss_fn``.
     """
-    if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be an int >= 1, got {chunk_size!r}")
+    chk.check_callable(loss_fn, "loss_fn")
+    chunk_size = chk.check_int(chunk_size, "chunk_size", minimum=1)
+    num_leading = chk.check_int(num_leading, "num_leading", minimum=0)
 
     def wrapped(*args: Any) -> jax.Array:
         lead, data = args[:num_leading], args[num_leading:]
@@ -39,10 +41,10 @@ def chunked_mean(
             raise ValueError("chunked_mean needs at least one data argument after the leading ones")
         n = jnp.shape(jax.tree.leaves(data)[0])[0]
         if n % chunk_size:
-            raise ValueError(f"the batch of {n} examples is not a multiple of chunk_size="
-                             f"{chunk_size}")
-        chunks = jax.tree.map(lambda a: a.reshape(n // chunk_size, chunk_size, *a.shape[1:]),
-                              data)
+            raise ValueError(
+                f"the batch of {n} examples is not a multiple of chunk_size={chunk_size}"
+            )
+        chunks = jax.tree.map(lambda a: a.reshape(n // chunk_size, chunk_size, *a.shape[1:]), data)
         body = jax.checkpoint(lambda chunk: loss_fn(*lead, *chunk))
 
         def step(total, chunk):

@@ -12,22 +12,24 @@ by ``method="exact"``.
 """
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from jaxml import _validation as chk
+from jaxml._validation import PyTree
 from jaxml.implicit.inverse_hvp import (
     cg_inverse_hvp,
     check_alpha,
+    check_float_tree,
+    check_terms,
     neumann_inverse_hvp,
     tree_all_finite,
     tree_norm,
 )
 
-PyTree = Any
 METHODS = ("neumann", "cg", "identity", "exact")
 #: ``method="exact"`` materializes the ``[P, P]`` Hessian; it refuses above this many parameters.
 MAX_EXACT_PARAMS = 4096
@@ -54,8 +56,7 @@ class HypergradInfo(NamedTuple):
 
 def _check_loss(fn: Callable, name: str, params: PyTree, hparams: PyTree, args: tuple) -> None:
     """Traces ``fn(params, hparams, *args)`` abstractly: it must accept them and return a scalar."""
-    if not callable(fn):
-        raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
+    chk.check_callable(fn, name)
     try:
         out = jax.eval_shape(fn, params, hparams, *args)
     except Exception as e:  # noqa: BLE001 -- re-raised with the argument named
@@ -116,14 +117,17 @@ def hypergradient(
     Returns:
         The hypergradient (pytree like ``hparams``), and the info if requested.
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    chk.check_choice(method, "method", METHODS)
     if method == "neumann" or (method == "identity" and alpha is not None):
         check_alpha(alpha)
-    if not isinstance(num_terms, (int, np.integer)) or isinstance(num_terms, bool):
-        raise TypeError(f"num_terms must be an int, got {type(num_terms).__name__}")
-    if num_terms < 0:
-        raise ValueError(f"num_terms must be >= 0, got {num_terms}")
+    num_terms = check_terms(num_terms)
+    chk.check_bool(return_info, "return_info")
+    for name, args in (("train_args", train_args), ("val_args", val_args)):
+        if not isinstance(args, list | tuple):
+            raise TypeError(f"{name} must be a tuple of arguments; got {type(args).__name__}")
+        chk.check_tree_finite(args, name)
+    check_float_tree(params, "params")
+    check_float_tree(hparams, "hparams")
     train_args, val_args = tuple(train_args), tuple(val_args)
     _check_loss(train_loss, "train_loss", params, hparams, train_args)
     _check_loss(val_loss, "val_loss", params, hparams, val_args)

@@ -8,11 +8,11 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
+from jaxml import _validation as chk
+from jaxml._validation import PyTree
 from jaxml.implicit._jaxopt import solve_cg
 
-PyTree = Any
 HVP = Callable[[PyTree], PyTree]
 
 
@@ -32,14 +32,19 @@ class InverseHVPInfo(NamedTuple):
 
 
 def tree_norm(tree: PyTree) -> jax.Array:
-    """Euclidean norm of all leaves of ``tree`` together."""
+    """Euclidean norm of all leaves of ``tree`` together (0 for a tree without leaves)."""
     leaves = jax.tree.leaves(tree)
+    _check_numeric_leaves(leaves, "tree")
     return jnp.sqrt(sum(jnp.sum(jnp.square(x)) for x in leaves))
 
 
 def tree_vdot(a: PyTree, b: PyTree) -> jax.Array:
-    """``<a, b>`` summed over all leaves."""
-    return sum(jnp.vdot(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+    """``<a, b>`` summed over all leaves; ``a`` and ``b`` must have one structure and shapes."""
+    chk.check_same_structure(a, b, "a", "b")
+    _check_numeric_leaves(jax.tree.leaves(a), "a")
+    _check_numeric_leaves(jax.tree.leaves(b), "b")
+    pairs = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    return sum(jnp.vdot(x, y) for x, y in pairs)
 
 
 def tree_all_finite(tree: PyTree) -> jax.Array:
@@ -47,12 +52,17 @@ def tree_all_finite(tree: PyTree) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])) if leaves else True
 
 
-def _check_terms(num_terms: Any) -> int:
-    if not isinstance(num_terms, (int, np.integer)) or isinstance(num_terms, bool):
-        raise TypeError(f"num_terms must be an int, got {type(num_terms).__name__}")
-    if num_terms < 0:
-        raise ValueError(f"num_terms must be >= 0, got {num_terms}")
-    return int(num_terms)
+def _check_numeric_leaves(leaves: list, name: str) -> None:
+    for leaf in leaves:
+        if isinstance(leaf, str | bytes) or leaf is None:
+            raise TypeError(f"{name} must hold numeric arrays; got a leaf {leaf!r}")
+        if hasattr(leaf, "dtype") and jnp.dtype(leaf.dtype).kind not in "iufcb":
+            raise TypeError(f"{name} must hold numeric arrays; got a leaf of dtype {leaf.dtype}")
+
+
+def check_terms(num_terms: Any, name: str = "num_terms") -> int:
+    """A static int >= 0 (TypeError for a float such as 2.0, ValueError for a negative one)."""
+    return chk.check_int(num_terms, name, minimum=0)
 
 
 def check_alpha(alpha: Any) -> None:
@@ -62,12 +72,16 @@ def check_alpha(alpha: Any) -> None:
             "alpha is required for the Neumann series: pass the inner optimizer's learning rate "
             "(Lorraine et al. use it) or any step with ||I - alpha H|| < 1"
         )
-    if np.ndim(alpha) != 0:
-        raise ValueError(f"alpha must be a scalar, got shape {np.shape(alpha)}")
-    if not isinstance(alpha, jax.core.Tracer):
-        a = float(alpha)
-        if not (np.isfinite(a) and a > 0):
-            raise ValueError(f"alpha must be finite and > 0, got {a}")
+    chk.check_positive(alpha, "alpha")
+
+
+def check_float_tree(vec: PyTree, name: str) -> None:
+    """A non-empty pytree of float arrays, finite where concrete (the inputs of every solver)."""
+    if not jax.tree.leaves(vec):
+        raise ValueError(f"{name} must hold at least one array; got {vec!r}")
+    for leaf in jax.tree.leaves(vec):
+        chk.check_array(leaf, name, dtype="float", finite=False)
+    chk.check_tree_finite(vec, name)
 
 
 def neumann_inverse_hvp(
@@ -87,7 +101,9 @@ def neumann_inverse_hvp(
         alpha: step size > 0.
         return_info: also return :class:`InverseHVPInfo` (divergence flag).
     """
-    num_terms = _check_terms(num_terms)
+    chk.check_callable(hvp, "hvp")
+    check_float_tree(v, "v")
+    num_terms = check_terms(num_terms)
     check_alpha(alpha)
 
     def body(_, carry):
@@ -111,9 +127,18 @@ def cg_inverse_hvp(
 
     Zero iterations returns the zero vector (CG's initial guess). Assumes H symmetric positive
     definite along the Krylov space; at an approximate optimum it may not be, and the info flag
-    reports a non-finite result.
+    reports a non-finite result. A NaN/inf in a concrete ``v`` raises (jaxopt's CG would turn it
+    into zeros); under ``jit`` it passes through and the info flag reports it.
+
+    Args:
+        hvp: ``v -> H v`` on pytrees shaped like ``v`` (H symmetric positive definite).
+        v: the right-hand side (pytree of float arrays).
+        num_terms: CG iterations, a static int >= 0.
+        return_info: also return :class:`InverseHVPInfo` (non-finite flag).
     """
-    num_terms = _check_terms(num_terms)
+    chk.check_callable(hvp, "hvp")
+    check_float_tree(v, "v")
+    num_terms = check_terms(num_terms)
     if num_terms == 0:
         result = jax.tree.map(jnp.zeros_like, v)
     else:
@@ -125,7 +150,15 @@ def cg_inverse_hvp(
 
 
 def hvp_fn(loss: Callable[..., jax.Array], params: PyTree, *args: Any) -> HVP:
-    """``v -> d^2 loss / d params^2 @ v`` at ``params`` by forward-over-reverse (jvp of grad)."""
+    """``v -> d^2 loss / d params^2 @ v`` at ``params`` by forward-over-reverse (jvp of grad).
+
+    Args:
+        loss: ``loss(params, *args) -> scalar``.
+        params: the point (pytree of float arrays) where the Hessian is taken.
+        *args: further arguments of ``loss``.
+    """
+    chk.check_callable(loss, "loss")
+    check_float_tree(params, "params")
     grad = jax.grad(loss)
 
     def hvp(v):

@@ -7,13 +7,15 @@ Memory grows with K (reverse mode stores every step's activations): the cost Lor
 """
 
 from collections.abc import Callable
-from typing import Any
 
 import jax
 import numpy as np
 import optax
 
-PyTree = Any
+from jaxml import _validation as chk
+from jaxml._validation import PyTree
+from jaxml.implicit.inverse_hvp import check_float_tree
+from jaxml.train import optax_scan
 
 
 def unrolled_hypergradient(
@@ -46,8 +48,17 @@ def unrolled_hypergradient(
     Returns:
         ``d L_V(w_K, hparams) / d hparams``, shaped like ``hparams``.
     """
-    if not isinstance(num_steps, (int, np.integer)) or num_steps < 0:
-        raise ValueError(f"num_steps must be an int >= 0, got {num_steps!r}")
+    chk.check_callable(train_loss, "train_loss")
+    chk.check_callable(val_loss, "val_loss")
+    chk.check_optimizer(optimizer)
+    num_steps = chk.check_int(num_steps, "num_steps", minimum=0)
+    chk.check_bool(batched_train_args, "batched_train_args")
+    for name, args in (("train_args", train_args), ("val_args", val_args)):
+        if not isinstance(args, list | tuple):
+            raise TypeError(f"{name} must be a tuple of arguments; got {type(args).__name__}")
+        chk.check_tree_finite(args, name)
+    check_float_tree(params, "params")
+    check_float_tree(hparams, "hparams")
     train_args, val_args = tuple(train_args), tuple(val_args)
     if batched_train_args:
         for leaf in jax.tree.leaves(train_args):
@@ -59,14 +70,20 @@ def unrolled_hypergradient(
     state0 = optimizer.init(params) if opt_state is None else opt_state
 
     def outer(h):
-        def step(carry, args):
-            w, s = carry
-            g = jax.grad(train_loss)(w, h, *(args if batched_train_args else train_args))
-            updates, s = optimizer.update(g, s, w)
-            return (optax.apply_updates(w, updates), s), None
-
-        xs = train_args if batched_train_args else None
-        (w, _), _ = jax.lax.scan(step, (params, state0), xs, length=num_steps)
+        w = params
+        if num_steps > 0:
+            loss = lambda p, *batch: train_loss(p, h, *batch)  # noqa: E731
+            if batched_train_args and jax.tree.leaves(train_args):
+                w = optax_scan(loss, optimizer, params, state0, batches=train_args).params
+            else:
+                w = optax_scan(
+                    loss,
+                    optimizer,
+                    params,
+                    state0,
+                    batch_fn=lambda _: train_args,
+                    num_steps=num_steps,
+                ).params
         return val_loss(w, h, *val_args)
 
     return jax.grad(outer)(hparams)

@@ -175,14 +175,8 @@ def test_learned_augmentation_summarize_fails(overrides):
     assert learned_augmentation.summarize(_augment_metrics(**overrides)).matches is False
 
 
-def test_learned_augmentation_splits_and_config_errors():
-    config = make_config(learned_augmentation.Config, "tiny")
-    (x_tr, y_tr), (x_out, _), (x_val, _), _ = learned_augmentation.split_data(config)
-    assert x_tr.shape == (config.num_train, 8, 8, 1)
-    assert np.bincount(np.asarray(y_tr), minlength=10).tolist() == [config.num_train // 10] * 10
-    assert x_out.shape[0] > x_val.shape[0]  # held-out pool = val split + unused training digits
-    only_val = make_config(learned_augmentation.Config, "tiny", outer_data="val")
-    assert learned_augmentation.split_data(only_val)[1][0].shape == x_val.shape
+def test_ift_config_errors():
+    # (the training subset / held-out pool split is tested in tests/implicit/test_trainers.py)
     with pytest.raises(ValueError, match="num_train"):
         make_config(learned_augmentation.Config, "tiny", num_train=55)
     with pytest.raises(ValueError, match="outer_data"):

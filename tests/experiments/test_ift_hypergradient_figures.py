@@ -14,6 +14,9 @@ def test_hypergradient_accuracy_tiny(tmp_path):
     config = make_config(hypergradient_accuracy.Config, "tiny")
     metrics = hypergradient_accuracy.run(config, tmp_path)
     assert (tmp_path / "hypergradient_accuracy.png").read_bytes()[:8] == PNG_MAGIC
+    assert set(metrics["results"]) == {"linreg", "logreg"} and metrics["verdict_models"] == [
+        "linreg"
+    ]
     r = metrics["results"]["logreg"]
     assert [row["terms"] for row in r["cg"]] == list(config.terms)
     assert [row["terms"] for row in r["neumann"]] == list(config.terms)
@@ -95,6 +98,38 @@ def test_hypergradient_accuracy_summarize_pass():
 def test_hypergradient_accuracy_summarize_fails(overrides):
     # Breaking one condition in ONE of the two models fails the verdict.
     assert hypergradient_accuracy.summarize(_hg_metrics(**overrides)).matches is False
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"n_last": (0.95, 0.48)},
+        {"n_last": (0.85, 0.30)},
+        {"c_last": (0.94, 0.10)},
+        {"identity_cos": 0.96},
+    ],
+    ids=["neumann-error", "neumann-cosine", "cg-cosine", "identity-not-crudest"],
+)
+def test_hypergradient_accuracy_judges_the_verdict_models_only(overrides):
+    # The paper's setting (linreg) is judged with the same rule; a failing extension model is
+    # reported in the verdict text but does not decide it, and a failing judged model does.
+    extension_fails = {
+        "results": {"linreg": _hg_model(), "mlp": _hg_model(**overrides)},
+        "verdict_models": ["linreg"],
+    }
+    summary = hypergradient_accuracy.summarize(extension_fails)
+    assert (
+        summary.matches is True
+        and "mlp (extension" in summary.verdict
+        and "FAILS" in (summary.verdict)
+    )
+    judged_fails = {
+        "results": {"linreg": _hg_model(**overrides), "mlp": _hg_model()},
+        "verdict_models": ["linreg"],
+    }
+    assert hypergradient_accuracy.summarize(judged_fails).matches is False
+    with pytest.raises(ValueError, match="verdict_models"):
+        make_config(hypergradient_accuracy.Config, "tiny", verdict_models=("mlp",))
 
 
 def test_hypergradient_accuracy_config_terms():

@@ -87,8 +87,10 @@ def test_bilevel_rejects_bad_configuration():
 
 def test_weight_decay_granularities_and_penalty():
     params = {"a": jnp.ones((3, 4)), "b": 2 * jnp.ones((4,))}
-    shapes = {g: jax.tree.map(jnp.shape, init_log_decay(params, granularity=g))
-              for g in ("weight", "unit", "layer")}
+    shapes = {
+        g: jax.tree.map(jnp.shape, init_log_decay(params, granularity=g))
+        for g in ("weight", "unit", "layer")
+    }
     assert shapes["weight"] == {"a": (3, 4), "b": (4,)}
     assert shapes["unit"] == {"a": (4,), "b": (4,)}
     assert shapes["layer"] == {"a": (), "b": ()}
@@ -119,8 +121,7 @@ def test_augment_net_starts_as_identity_and_distillation_shapes():
     net = AugmentNet(features=(4,))
     x = jax.random.uniform(jax.random.key(0), (2, 8, 8, 1))
     hp = net.init(jax.random.key(1), x, jnp.zeros((2, 8, 8, 1)))
-    np.testing.assert_array_equal(np.asarray(augment(net, hp, x, jax.random.key(2))),
-                                  np.asarray(x))
+    np.testing.assert_array_equal(np.asarray(augment(net, hp, x, jax.random.key(2))), np.asarray(x))
     inputs = init_distilled_inputs(jax.random.key(0), 10, 2, (8, 8, 1))
     labels = distilled_labels(10, 2)
     assert inputs.shape == (20, 8, 8, 1) and labels.tolist()[:4] == [0, 0, 1, 1]
@@ -137,8 +138,12 @@ def test_chunked_mean_equals_the_plain_mean_and_its_gradient():
     plain = _val(w, lam, xv, yv)
     chunked = chunked_mean(_val, 16)
     np.testing.assert_allclose(float(chunked(w, lam, xv, yv)), float(plain), rtol=1e-5)
-    np.testing.assert_allclose(np.asarray(jax.grad(chunked)(w, lam, xv, yv)),
-                               np.asarray(jax.grad(_val)(w, lam, xv, yv)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(jax.grad(chunked)(w, lam, xv, yv)),
+        np.asarray(jax.grad(_val)(w, lam, xv, yv)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
     np.testing.assert_allclose(float(jax.jit(chunked)(w, lam, xv, yv)), float(plain), rtol=1e-5)
     with pytest.raises(ValueError, match="not a multiple of chunk_size=10"):
         chunked_mean(_val, 10)(w, lam, xv, yv)

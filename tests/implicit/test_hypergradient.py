@@ -46,13 +46,22 @@ def _ridge_closed_form(x, y, xv, yv, lam):
 def test_exact_method_equals_ridge_closed_form(x64):
     x, y, xv, yv, lam = _ridge()
     w, expected = _ridge_closed_form(x, y, xv, yv, lam)
-    got = hypergradient(_train_loss, _val_loss, jnp.asarray(w), jnp.asarray(lam), method="exact",
-                        train_args=(x, y), val_args=(xv, yv))
+    got = hypergradient(
+        _train_loss,
+        _val_loss,
+        jnp.asarray(w),
+        jnp.asarray(lam),
+        method="exact",
+        train_args=(x, y),
+        val_args=(xv, yv),
+    )
     np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-10, atol=1e-14)
+
     # ...and the closed form against central finite differences of L_V(w*(lam)).
     def outer(lmb):
         wl, _ = _ridge_closed_form(x, y, xv, yv, lmb)
         return 0.5 * np.mean((xv @ wl - yv) ** 2)
+
     u = np.random.default_rng(5).normal(size=lam.shape)
     fd = (outer(lam + 1e-6 * u) - outer(lam - 1e-6 * u)) / 2e-6
     np.testing.assert_allclose(expected @ u, fd, rtol=1e-7)
@@ -68,8 +77,16 @@ def test_cg_and_neumann_converge_to_exact(x64):
     for method in ("neumann", "cg"):
         errs = []
         for terms in (0, 2, 5, 20, 200):
-            g = hypergradient(_train_loss, _val_loss, jnp.asarray(w), jnp.asarray(lam),
-                              method=method, num_terms=terms, alpha=alpha, **kw)
+            g = hypergradient(
+                _train_loss,
+                _val_loss,
+                jnp.asarray(w),
+                jnp.asarray(lam),
+                method=method,
+                num_terms=terms,
+                alpha=alpha,
+                **kw,
+            )
             errs.append(np.linalg.norm(np.asarray(g) - expected) / np.linalg.norm(expected))
         errors[method] = errs
     assert errors["cg"][-1] < 1e-8  # CG is exact after d = 6 iterations
@@ -78,10 +95,25 @@ def test_cg_and_neumann_converge_to_exact(x64):
     neu = errors["neumann"]
     assert all(b <= a + 1e-12 for a, b in zip(neu[:-1], neu[1:], strict=True))
     # The identity approximation is the 0-term Neumann series.
-    ident = hypergradient(_train_loss, _val_loss, jnp.asarray(w), jnp.asarray(lam),
-                          method="identity", alpha=alpha, **kw)
-    n0 = hypergradient(_train_loss, _val_loss, jnp.asarray(w), jnp.asarray(lam),
-                       method="neumann", num_terms=0, alpha=alpha, **kw)
+    ident = hypergradient(
+        _train_loss,
+        _val_loss,
+        jnp.asarray(w),
+        jnp.asarray(lam),
+        method="identity",
+        alpha=alpha,
+        **kw,
+    )
+    n0 = hypergradient(
+        _train_loss,
+        _val_loss,
+        jnp.asarray(w),
+        jnp.asarray(lam),
+        method="neumann",
+        num_terms=0,
+        alpha=alpha,
+        **kw,
+    )
     np.testing.assert_allclose(np.asarray(ident), np.asarray(n0), rtol=1e-14)
 
 
@@ -91,12 +123,27 @@ def test_k_unrolled_sgd_steps_from_the_optimum_equal_k_minus_1_neumann_terms(x64
     w, _ = _ridge_closed_form(x, y, xv, yv, lam)
     lr = 0.05
     for k in (1, 3, 10):
-        unrolled = unrolled_hypergradient(_train_loss, _val_loss, jnp.asarray(w), jnp.asarray(lam),
-                                          optax.sgd(lr), k, train_args=(x, y), val_args=(xv, yv))
-        neumann = hypergradient(_train_loss, _val_loss, jnp.asarray(w), jnp.asarray(lam),
-                                num_terms=k - 1, alpha=lr, train_args=(x, y), val_args=(xv, yv))
-        np.testing.assert_allclose(np.asarray(unrolled), np.asarray(neumann), rtol=1e-9,
-                                   atol=1e-14)
+        unrolled = unrolled_hypergradient(
+            _train_loss,
+            _val_loss,
+            jnp.asarray(w),
+            jnp.asarray(lam),
+            optax.sgd(lr),
+            k,
+            train_args=(x, y),
+            val_args=(xv, yv),
+        )
+        neumann = hypergradient(
+            _train_loss,
+            _val_loss,
+            jnp.asarray(w),
+            jnp.asarray(lam),
+            num_terms=k - 1,
+            alpha=lr,
+            train_args=(x, y),
+            val_args=(xv, yv),
+        )
+        np.testing.assert_allclose(np.asarray(unrolled), np.asarray(neumann), rtol=1e-9, atol=1e-14)
 
 
 def _logistic_problem():
@@ -137,8 +184,16 @@ def test_nonlinear_hypergradient_matches_finite_differences(x64):
     eps = 1e-5
     fd = (outer(lam + eps * u) - outer(lam - eps * u)) / (2 * eps)
     for method, terms in (("exact", 0), ("cg", 4)):
-        g = hypergradient(_logit_train, _logit_val, w, lam, method=method, num_terms=terms,
-                          train_args=(x, y), val_args=(xv, yv))
+        g = hypergradient(
+            _logit_train,
+            _logit_val,
+            w,
+            lam,
+            method=method,
+            num_terms=terms,
+            train_args=(x, y),
+            val_args=(xv, yv),
+        )
         np.testing.assert_allclose(float(jnp.vdot(g, u)), fd, rtol=1e-6)
 
 
@@ -157,15 +212,18 @@ def test_jit_and_eager_agree_on_pytrees():
         return jnp.mean(jnp.logaddexp(0.0, z) - y * z)
 
     for _ in range(200):
-        params = jax.tree.map(lambda p, g: p - 0.5 * g, params, jax.grad(train)(params, hparams,
-                                                                               x, y))
+        params = jax.tree.map(
+            lambda p, g: p - 0.5 * g, params, jax.grad(train)(params, hparams, x, y)
+        )
     for method in ("neumann", "cg", "identity", "exact"):
-        f = lambda p, h, m=method: hypergradient(train, val, p, h, method=m, num_terms=5,
-                                                 alpha=0.5, train_args=(x, y), val_args=(xv, yv))
+        f = lambda p, h, m=method: hypergradient(
+            train, val, p, h, method=m, num_terms=5, alpha=0.5, train_args=(x, y), val_args=(xv, yv)
+        )
         eager, jitted = f(params, hparams), jax.jit(f)(params, hparams)
         assert jax.tree.structure(eager) == jax.tree.structure(hparams)
-        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7),
-                     eager, jitted)
+        jax.tree.map(
+            lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-7), eager, jitted
+        )
 
 
 def test_neumann_divergence_is_flagged():
@@ -178,9 +236,17 @@ def test_neumann_divergence_is_flagged():
     np.testing.assert_allclose(np.asarray(good), np.full(3, 1 / 3), rtol=1e-5)
     x, y, xv, yv, lam = _ridge()
     w, _ = _ridge_closed_form(x, y, xv, yv, lam)
-    _, hinfo = hypergradient(_train_loss, _val_loss, jnp.asarray(w, jnp.float32),
-                             jnp.asarray(lam, jnp.float32), alpha=50.0, num_terms=5,
-                             train_args=(x, y), val_args=(xv, yv), return_info=True)
+    _, hinfo = hypergradient(
+        _train_loss,
+        _val_loss,
+        jnp.asarray(w, jnp.float32),
+        jnp.asarray(lam, jnp.float32),
+        alpha=50.0,
+        num_terms=5,
+        train_args=(x, y),
+        val_args=(xv, yv),
+        return_info=True,
+    )
     assert bool(hinfo.diverged)
 
 
@@ -188,8 +254,9 @@ def test_standalone_solvers_on_pytrees(x64):
     rng = np.random.default_rng(0)
     a = rng.normal(size=(5, 5))
     h = a @ a.T + 5 * np.eye(5)
-    loss = lambda p: 0.5 * (jnp.concatenate([p["u"], p["v"]]) @ h
-                            @ jnp.concatenate([p["u"], p["v"]]))
+    loss = lambda p: (
+        0.5 * (jnp.concatenate([p["u"], p["v"]]) @ h @ jnp.concatenate([p["u"], p["v"]]))
+    )
     params = {"u": jnp.zeros(2), "v": jnp.zeros(3)}
     b = {"u": jnp.asarray(rng.normal(size=2)), "v": jnp.asarray(rng.normal(size=3))}
     expected = np.linalg.solve(h, np.concatenate([b["u"], b["v"]]))
@@ -210,17 +277,27 @@ def test_bad_input_names_the_argument():
         hypergradient(_train_loss, _val_loss, w, lam, method="bfgs", **kw)
     with pytest.raises(ValueError, match="alpha is required"):
         hypergradient(_train_loss, _val_loss, w, lam, method="neumann", **kw)
-    with pytest.raises(ValueError, match="alpha must be finite and > 0"):
+    with pytest.raises(ValueError, match="alpha must be > 0; got -0.1"):
         hypergradient(_train_loss, _val_loss, w, lam, alpha=-0.1, **kw)
-    with pytest.raises(ValueError, match="num_terms must be >= 0"):
+    with pytest.raises(ValueError, match="num_terms must be an int >= 0; got -1"):
         hypergradient(_train_loss, _val_loss, w, lam, alpha=0.1, num_terms=-1, **kw)
+    # the same mistake gets the same exception everywhere: a float count is a TypeError
+    with pytest.raises(TypeError, match="num_terms must be an int"):
+        hypergradient(_train_loss, _val_loss, w, lam, alpha=0.1, num_terms=2.0, **kw)
+    with pytest.raises(TypeError, match="num_steps must be an int"):
+        unrolled_hypergradient(_train_loss, _val_loss, w, lam, optax.sgd(0.1), 2.0, **kw)
     with pytest.raises(ValueError, match="train_loss must return a scalar"):
         hypergradient(lambda p, h, a, b: (a @ p - b) ** 2, _val_loss, w, lam, alpha=0.1, **kw)
     with pytest.raises(ValueError, match="train_loss\\(params, hparams, \\*train_args\\) failed"):
         hypergradient(_train_loss, _val_loss, jnp.zeros(5), lam, alpha=0.1, **kw)
     with pytest.raises(ValueError, match="MAX_EXACT_PARAMS"):
         big = jnp.zeros(MAX_EXACT_PARAMS + 1)
-        hypergradient(lambda p, h: jnp.sum(p**2) * h, lambda p, h: jnp.sum(p), big,
-                      jnp.asarray(1.0), method="exact")
+        hypergradient(
+            lambda p, h: jnp.sum(p**2) * h,
+            lambda p, h: jnp.sum(p),
+            big,
+            jnp.asarray(1.0),
+            method="exact",
+        )
     with pytest.raises(ValueError, match="num_steps must be an int >= 0"):
         unrolled_hypergradient(_train_loss, _val_loss, w, lam, optax.sgd(0.1), -1, **kw)

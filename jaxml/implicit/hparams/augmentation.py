@@ -12,6 +12,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxml import _validation as chk
+
 
 class AugmentNet(nn.Module):
     """Conv net ``[n, h, w, c] + noise -> [n, h, w, c]`` residual augmentation.
@@ -24,19 +26,32 @@ class AugmentNet(nn.Module):
     features: Sequence[int] = (16, 16)
     scale: float = 0.5
 
+    def __post_init__(self):
+        if isinstance(self.features, str) or not isinstance(self.features, Sequence):
+            raise TypeError(f"features must be a sequence of ints; got {self.features!r}")
+        for f in self.features:
+            chk.check_int(f, "features", minimum=1)
+        chk.check_positive(self.scale, "scale")
+        super().__post_init__()
+
     @nn.compact
     def __call__(self, x: jax.Array, noise: jax.Array) -> jax.Array:
-        if x.ndim != 4:
-            raise ValueError(f"AugmentNet expects NHWC images [n, h, w, c], got shape {x.shape}")
+        shape = chk.check_array(x, "x", ndim=4, dtype="float")
+        chk.check_array(noise, "noise", shape=(*shape[:-1], None), dtype="float")
         h = jnp.concatenate([x, noise], axis=-1)
         for i, f in enumerate(self.features):
             h = nn.relu(nn.Conv(f, (3, 3), padding="SAME", name=f"conv_{i}")(h))
-        out = nn.Conv(x.shape[-1], (3, 3), padding="SAME", kernel_init=nn.initializers.zeros,
-                      name="out")(h)
+        out = nn.Conv(
+            x.shape[-1], (3, 3), padding="SAME", kernel_init=nn.initializers.zeros, name="out"
+        )(h)
         return x + self.scale * jnp.tanh(out)
 
 
 def augment(net: AugmentNet, hparams, x: jax.Array, key: jax.Array) -> jax.Array:
     """Augments images ``x [n, h, w, c]`` with network weights ``hparams`` and fresh noise."""
+    if not isinstance(net, AugmentNet):
+        raise TypeError(f"net must be an AugmentNet; got {type(net).__name__}")
+    chk.check_array(x, "x", ndim=4, dtype="float")
+    chk.check_key(key)
     noise = jax.random.normal(key, (*x.shape[:-1], 1), x.dtype)
     return net.apply(hparams, x, noise)

@@ -10,13 +10,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxml import _validation as chk
+
 
 def init_dropout_logits(num_units: int, rate: float = 0.1) -> jax.Array:
     """``[num_units]`` logits, all ``logit(rate)``; rate in (0, 1)."""
-    if not 0 < rate < 1:
-        raise ValueError(f"rate must be in (0, 1), got {rate}")
-    if num_units < 1:
-        raise ValueError(f"num_units must be >= 1, got {num_units}")
+    num_units = chk.check_int(num_units, "num_units", minimum=1)
+    chk.check_scalar(rate, "rate", minimum=0.0, maximum=1.0, min_open=True, max_open=True)
     return jnp.full((num_units,), float(np.log(rate) - np.log1p(-rate)), jnp.float32)
 
 
@@ -27,11 +27,14 @@ def relaxed_dropout(
 
     Differentiable in ``logit_rate`` (and ``x``); ``logit_rate`` broadcasts against ``x``.
     """
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+    chk.check_key(key)
+    chk.check_array(x, "x", min_ndim=1, dtype="float")
+    chk.check_array(logit_rate, "logit_rate", dtype="float")
+    chk.check_positive(temperature, "temperature")
     if jnp.shape(logit_rate) and jnp.shape(logit_rate)[-1] != jnp.shape(x)[-1]:
         raise ValueError(
-            f"logit_rate has {jnp.shape(logit_rate)[-1]} units but x has {jnp.shape(x)[-1]}")
+            f"logit_rate has {jnp.shape(logit_rate)[-1]} units but x has {jnp.shape(x)[-1]}"
+        )
     eps = 1e-7
     u = jax.random.uniform(key, jnp.shape(x), minval=eps, maxval=1.0 - eps)
     drop = jax.nn.sigmoid((logit_rate + jnp.log(u) - jnp.log1p(-u)) / temperature)

@@ -4,13 +4,13 @@
 sec. 5.2) tune one decay per weight to overfit a validation set with millions of hyperparameters.
 """
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-PyTree = Any
+from jaxml import _validation as chk
+from jaxml._validation import PyTree
+
 GRANULARITIES = ("weight", "unit", "layer", "global")
 
 
@@ -23,10 +23,8 @@ def init_log_decay(params: PyTree, *, decay: float = 1e-4, granularity: str = "w
         granularity: "weight" (like each leaf), "unit" (one per output unit: the leaf's last
             axis), "layer" (one scalar per leaf), "global" (one scalar for everything).
     """
-    if granularity not in GRANULARITIES:
-        raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}")
-    if not decay > 0:
-        raise ValueError(f"decay must be > 0, got {decay}")
+    chk.check_choice(granularity, "granularity", GRANULARITIES)
+    chk.check_positive(decay, "decay")
     value = float(np.log(decay))
     if granularity == "global":
         return jnp.asarray(value, jnp.float32)
