@@ -21,6 +21,11 @@ _OPT = optax.adam(1e-3)
 _NET = _MODEL.init(_KEY, jnp.zeros((1, 5)))
 _KL = np.abs(_RNG.normal(size=(6, 2))).astype(np.float32)
 _STATES = vae.init_vae_sweep(_MODEL, _OPT, _KEY, [0.1, 1.0], [False, True])
+_EV = np.linspace(1.0, 0.1, 5)
+_SWEEP_EV = {
+    n: np.ones((2, 2)) if n == "kl_per_dim" else np.ones(2)
+    for n in ("sigma2", "collapsed", "active", "elbo", "recon", "kl", "kl_per_dim")
+}
 _SWEEP_STEP = vae.make_vae_sweep_step(_MODEL, _OPT, _KEY, num_train=20, batch_size=4)
 
 
@@ -758,6 +763,33 @@ CASES = [
         "make_vae_sweep_eval",
         "x",
         [("x width 4", lambda: vae.make_vae_sweep_eval(_MODEL)(_STATES, jnp.ones((3, 4)), _KEY))],
+    ),
+    *_cases(
+        "sweep_collapse_records",
+        "evaluation",
+        [("a missing key", lambda: vae.sweep_collapse_records({"elbo": [0.0]}, [0.1], [0], _EV))],
+    ),
+    *_cases(
+        "sweep_collapse_records",
+        "learn_sigma2",
+        [
+            (
+                "length 1 for 2 configs",
+                lambda: vae.sweep_collapse_records(_SWEEP_EV, [0.1, 1.0], [0], _EV),
+            )
+        ],
+    ),
+    *_cases(
+        "sweep_collapse_records",
+        "weak_kl",
+        [
+            (
+                "weak_kl < 0",
+                lambda: vae.sweep_collapse_records(
+                    _SWEEP_EV, [0.1, 1.0], [0, 1], _EV, weak_kl=-1.0
+                ),
+            )
+        ],
     ),
 ]
 
