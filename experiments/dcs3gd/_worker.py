@@ -36,12 +36,12 @@ def main(argv=None) -> int:
     info = initialize_from_env(initialization_timeout_s=60)
     import jax
 
-    from experiments.dcs3gd import _steptime
+    from experiments.dcs3gd import steptime
 
-    mesh = device_mesh(None, _steptime.AXIS)
+    mesh = device_mesh(None, steptime.AXIS)
     # The watchdog bounds the whole measurement: a dead peer cannot leave this process hanging.
     with Watchdog(args.watchdog_s, what="multi-process measurement"):
-        result = _steptime.measure(
+        result = steptime.measure(
             mesh,
             model=args.model,
             global_batch=args.global_batch,

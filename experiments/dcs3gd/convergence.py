@@ -1,37 +1,21 @@
 """Rigazzi (2019), DC-S3GD, convergence: test accuracy vs step, sync vs stale vs delay-compensated.
 
-A small MLP on 8x8 digits is trained data-parallel on 8 devices (simulated CPU devices at quick
-scale) with a large global batch, by synchronous SGD, by stale-synchronous SGD without
-compensation (DC-S3GD with lambda = 0) and by DC-S3GD, at staleness 1, 2 and 4, over a grid of
-learning rates and several seeds. The paper's experiments (CNNs, large batches) show that DC-S3GD
-reaches the accuracy of synchronous SGD; here we also check the premise, that compensation is
-needed: uncompensated staleness degrades as the staleness or the learning rate grows.
-
-Verdict (:func:`summarize`, on the mean over seeds of the final test accuracy per cell):
-(1) at every (learning rate, staleness) cell DC-S3GD is at most ``match_tolerance`` (0.02) below
-sync; (2) stale SGD fails (is more than ``match_tolerance`` below sync at the same lr and
-staleness) in at least one cell -- if it never does, "compensation did not matter at these
-settings" and the claim is not supported; (3) in every cell where stale SGD fails, DC-S3GD beats
-it by at least ``compensation_margin`` (0.02). A missing run or a NaN accuracy fails the rule.
-
-DC-S3GD's strength uses Zheng et al.'s adaptive DC-ASGD-a rule (``lambda_t = lambda_0 /
-sqrt(v_t)``, ``lambda_0 = 2``, ``v`` decay 0.95) by default: with a constant lambda such as
-MXNet's 0.04 the correction ``lambda g^2 dw`` is ~1e-6 of the step on this problem and the run
-is indistinguishable from plain stale SGD (set ``--mean_square_decay none --lam 0.04`` to see it).
-The ``dc_local`` curves are DC-S3GD's local-step variant (fresh local gradient applied at once,
-corrected when the average arrives).
+A small MLP on 8x8 digits is trained data-parallel on 8 (simulated) devices with a large global
+batch by sync SGD, stale SGD without compensation (DC-S3GD with lambda = 0) and DC-S3GD, at
+staleness 1, 2, 4, over learning rates and seeds. Verdict: :func:`summarize`. DC-S3GD's strength
+is Zheng et al.'s adaptive DC-ASGD-a rule (``lambda_t = lambda_0 / sqrt(v_t)``, ``lambda_0 = 2``,
+``v`` decay 0.95): with a constant lambda such as MXNet's 0.04 (the value the paper digest names)
+the correction is ~1e-6 of the step here and the run is plain stale SGD. ``dc_local`` is the
+local-step variant.
 
     python -m experiments.dcs3gd.convergence --scale quick
     python -m experiments.dcs3gd.convergence --scale full   # mnist1d, CNN, 8 devices
 
-Training runs on all devices through ``jax.shard_map`` (seeds vmapped inside each device, a
-chunk of ``eval_every`` steps per call); every (method, learning rate, staleness) run is
-checkpointed with orbax, so a killed invocation resumes. Writes ``metrics.json``,
-``config.json`` and ``convergence.png`` under the workdir.
+Each (method, tau) is one program with the lrs and seeds swept inside; a killed run resumes.
 """
 
 if __name__ == "__main__":  # before JAX is imported: 8 simulated CPU devices
-    from experiments.dcs3gd._devices import request_host_devices
+    from experiments.dcs3gd.devices import request_host_devices
 
     request_host_devices(8)
 
@@ -42,30 +26,24 @@ from pathlib import Path  # noqa: E402
 from typing import ClassVar  # noqa: E402
 
 import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from experiments.dcs3gd._devices import require_devices  # noqa: E402
-from experiments.harness import (  # noqa: E402
-    Summary,
-    device_info,
-    experiment_main,
-    max_rss_mb,
-    train_loop,
-    write_outputs,
-)
+from experiments.dcs3gd.devices import require_devices  # noqa: E402
+from experiments.harness import Summary, experiment_main, train_loop, write_outputs  # noqa: E402
 from experiments.harness.plotting import plt, save_figure  # noqa: E402
+from jaxml import _validation as v  # noqa: E402
 from jaxml.data import load_digits, load_mnist1d  # noqa: E402
-from jaxml.models import evaluate, init_train_state, make_classifier  # noqa: E402
+from jaxml.models import make_classifier  # noqa: E402
 from jaxml.parallel import (  # noqa: E402
+    data_parallel_sweep,
     dc_s3gd,
     device_mesh,
-    make_data_parallel_step,
+    init_sweep_state,
     put_replicated,
-    put_sharded,
-    shard_map_driver,
+    sweep_evaluator,
     sync_sgd,
 )
+from jaxml.train import sweep_logs  # noqa: E402
 
 PAPER = "Rigazzi 2019, DC-S3GD (arXiv 1911.02516): convergence with large global batches"
 CLAIM = (
@@ -79,13 +57,8 @@ CLAIM = (
 )
 AXIS = "devices"
 METHODS = ("sync", "stale", "dc", "local", "dc_local")
-LABELS = {
-    "sync": "sync SGD",
-    "stale": "stale SGD (lambda=0)",
-    "dc": "DC-S3GD",
-    "local": "local variant, lambda=0",
-    "dc_local": "DC-S3GD, local variant",
-}
+LABELS = {"sync": "sync SGD", "stale": "stale SGD (lambda=0)", "dc": "DC-S3GD"}
+LABELS |= {"local": "local variant, lambda=0", "dc_local": "DC-S3GD, local variant"}
 COLORS = {"sync": "k", "stale": "C3", "dc": "C0", "local": "C2", "dc_local": "C1"}
 
 
@@ -116,506 +89,258 @@ class Config:
     checkpoint_every: int = 4  # in chunks of eval_every steps
 
     SCALES: ClassVar[dict] = {
-        "full": {
-            "dataset": "mnist1d",
-            "model": "cnn",
-            "features": (32, 64),
-            "num_seeds": 5,
-            "global_batch": 1024,
-            "num_steps": 3000,
-            "eval_every": 100,
-            "learning_rates": (0.05, 0.1, 0.2),
-            "main_learning_rate": 0.1,
-            "momentum": 0.9,
-        },
-        "tiny": {
-            "num_seeds": 2,
-            "hidden": (16,),
-            "global_batch": 64,
-            "num_steps": 20,
-            "eval_every": 10,
-            "learning_rates": (0.3, 0.5),
-            "stalenesses": (2,),
-            "methods": ("sync", "dc"),
-            "checkpoint_every": 1,
-        },
+        "full": {"dataset": "mnist1d", "model": "cnn", "features": (32, 64), "num_seeds": 5}
+        | {"global_batch": 1024, "num_steps": 3000, "eval_every": 100, "momentum": 0.9}
+        | {"learning_rates": (0.05, 0.1, 0.2), "main_learning_rate": 0.1},
+        "tiny": {"num_seeds": 2, "hidden": (16,), "global_batch": 64, "num_steps": 20}
+        | {"eval_every": 10, "learning_rates": (0.3, 0.5), "stalenesses": (2,)}
+        | {"methods": ("sync", "dc"), "checkpoint_every": 1},
     }
 
     def __post_init__(self):
-        if self.dataset not in ("digits", "mnist1d"):
-            raise ValueError(f"dataset must be 'digits' or 'mnist1d', got {self.dataset!r}")
-        if self.model not in ("mlp", "cnn"):
-            raise ValueError(f"model must be 'mlp' or 'cnn', got {self.model!r}")
+        v.check_choice(self.dataset, "dataset", ("digits", "mnist1d"))
+        v.check_choice(self.model, "model", ("mlp", "cnn"))
         for name in ("num_seeds", "num_devices", "global_batch", "num_steps", "eval_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.global_batch % self.num_devices:
-            raise ValueError(
-                f"global_batch {self.global_batch} is not divisible by num_devices "
-                f"{self.num_devices}"
-            )
+            v.check_int(getattr(self, name), name, minimum=1)
         if self.num_steps % self.eval_every:
-            raise ValueError(
-                f"num_steps {self.num_steps} must be a multiple of eval_every {self.eval_every}"
-            )
-        unknown = set(self.methods) - set(METHODS)
-        if unknown or "sync" not in self.methods:
-            raise ValueError(
-                f"methods must include 'sync' and be among {METHODS}, got {self.methods}"
-            )
-        if not self.learning_rates or min(self.learning_rates) <= 0:
-            raise ValueError(f"learning_rates must be positive, got {self.learning_rates}")
-        if self.main_learning_rate not in self.learning_rates:
-            raise ValueError(
-                f"main_learning_rate {self.main_learning_rate} must be one of learning_rates "
-                f"{self.learning_rates}"
-            )
-        if not self.stalenesses or min(self.stalenesses) < 1:
-            raise ValueError(f"stalenesses must be >= 1, got {self.stalenesses}")
+            raise ValueError(f"num_steps {self.num_steps} must be a multiple of eval_every")
+        if set(self.methods) - set(METHODS) or "sync" not in self.methods:
+            raise ValueError(f"methods must include 'sync', among {METHODS}; got {self.methods}")
+        v.check_choice(self.main_learning_rate, "main_learning_rate", self.learning_rates)
+        v.check_array(self.learning_rates, "learning_rates", ndim=1, minimum=1e-12, min_size=1)
+        v.check_array(self.stalenesses, "stalenesses", ndim=1, dtype="int", minimum=1, min_size=1)
         for name in ("match_tolerance", "compensation_margin"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+            v.check_nonnegative(getattr(self, name), name)
 
 
 def load_data(config: Config):
     if config.dataset == "digits":
         return load_digits(seed=config.seed, flatten=(config.model == "mlp"))
     data = load_mnist1d(seed=config.seed)
-    if config.model == "cnn":
-        data = data._replace(
-            **{
-                s: getattr(data, s)._replace(x=getattr(data, s).x[..., None])
-                for s in ("train", "val", "test")
-            }
-        )
-    return data
+    if config.model == "mlp":
+        return data
+    add_channel = lambda s: s._replace(x=s.x[..., None])  # noqa: E731
+    return data._replace(**{s: add_channel(getattr(data, s)) for s in ("train", "val", "test")})
 
 
 def make_optimizer(config: Config, method: str, learning_rate, staleness: int):
     """The optimizer of ``method``; ``learning_rate`` may be traced (vmapped over the sweep)."""
     if method == "sync":
         return sync_sgd(learning_rate, config.momentum, axis_name=AXIS)
-    compensated = method in ("dc", "dc_local")
-    return dc_s3gd(
-        learning_rate,
-        config.lam if compensated else 0.0,
-        staleness=staleness,
-        momentum=config.momentum,
-        variant="local" if method in ("local", "dc_local") else "stale",
-        axis_name=AXIS,
-        mean_square_decay=config.mean_square_decay if compensated else None,
-    )
+    dc, local = method in ("dc", "dc_local"), method in ("local", "dc_local")
+    kw = {"variant": "local" if local else "stale", "momentum": config.momentum, "axis_name": AXIS}
+    kw["mean_square_decay"] = config.mean_square_decay if dc else None
+    return dc_s3gd(learning_rate, config.lam if dc else 0.0, staleness, **kw)
 
 
-def run_key(method: str, learning_rate: float, staleness: int) -> str:
-    return f"{method}/lr{learning_rate:g}/tau{staleness}"
+run_key = "{}/lr{:g}/tau{}".format  # run_key(method, learning_rate, staleness)
 
 
-def make_evaluator(model, data):
-    """``evaluate(stacked_params) -> (test_acc [L, S], train_loss [L, S])`` as NumPy.
+def train_group(config, method, staleness, model, data, mesh, workdir) -> dict:
+    """Trains one (method, tau) for every learning rate and seed as one sweep; resumable."""
+    e, lrs = config.eval_every, config.learning_rates
+    seeds = (np.arange(config.num_seeds) + 1000 * config.seed).astype(np.int32)
+    sizes = {"num_examples": len(data.train.y), "global_batch": config.global_batch}
+    opt_fn = lambda lr: make_optimizer(config, method, lr, staleness)  # noqa: E731
+    chunk = data_parallel_sweep(model.apply, opt_fn, mesh, steps_per_call=e, **sizes)
+    chunk_fn = jax.jit(chunk, donate_argnums=0)
+    opt = make_optimizer(config, method, 0.1, staleness)  # its state is lr-independent
+    init_fn = lambda k: model.init(k, data.train.x[:1])  # noqa: E731
+    state0 = init_sweep_state(init_fn, opt, seeds, len(lrs), mesh)
+    keys = jax.vmap(lambda s: jax.random.fold_in(jax.random.key(s), 7))(seeds)
+    inputs = put_replicated((data.train.x, data.train.y, keys, np.float32(lrs)), mesh)
 
-    Uses device 0's replica (rows of the ``"local"`` variant differ by in-flight gradients).
-    """
-    x_test, y_test = jnp.asarray(data.test.x), jnp.asarray(data.test.y)
-    x_train, y_train = jnp.asarray(data.train.x), jnp.asarray(data.train.y)
-    one = lambda p, x, y: evaluate(model.apply, p, x, y)
-    per_run = jax.vmap(jax.vmap(one, in_axes=(0, None, None)), in_axes=(0, None, None))
+    splits = {"test": (data.test.x, data.test.y), "train": (data.train.x, data.train.y)}
+    evaluator = sweep_evaluator(model.apply, splits)  # {split}_{accuracy,loss} [L, S]
 
-    @jax.jit
-    def fn(stacked_params):
-        params = jax.tree.map(lambda a: a[0], stacked_params)
-        test = per_run(params, x_test, y_test)
-        train = per_run(params, x_train, y_train)
-        return test["accuracy"], train["loss"]
+    def step_fn(state, c):
+        state, losses = chunk_fn(state, *inputs, np.int32(c))  # losses [K, e, L, S]
+        return state, sweep_logs(losses[0, -1])
 
-    return lambda stacked: tuple(np.asarray(v) for v in fn(stacked))
-
-
-def train_group(config, method, staleness, model, data, mesh, evaluator, workdir) -> dict:
-    """Trains one (method, staleness) for every learning rate and seed at once; resumable.
-
-    The learning rates and seeds are two vmapped axes inside each device's program (state leaves
-    ``[L, S, ...]`` per device), so the whole sweep is one compiled program per (method, tau).
-    Returns one result per learning rate, keyed by :func:`run_key`.
-    """
-    k_dev, b_glob = config.num_devices, config.global_batch
-    b_loc = b_glob // k_dev
-    n_train = data.train.x.shape[0]
-    if b_glob > n_train:
-        raise ValueError(f"global_batch {b_glob} exceeds the {n_train} training examples")
-    lrs = np.asarray(config.learning_rates, np.float32)
-    n_lr, n_seed = len(lrs), config.num_seeds
-    seeds = (np.arange(n_seed) + 1000 * config.seed).astype(np.int32)
-    x_train = put_replicated(np.asarray(data.train.x), mesh)
-    y_train = put_replicated(np.asarray(data.train.y), mesh)
-    x_one = jnp.asarray(data.train.x[:1])
-    e = config.eval_every
-
-    def init(seeds):
-        # Same initialization and data order for every method and learning rate.
-        opt = make_optimizer(config, method, 0.1, staleness)  # the state is lr-independent
-        params = jax.vmap(lambda s: model.init(jax.random.key(s), x_one))(seeds)
-        one = jax.vmap(lambda p: init_train_state(p, opt))(params)
-        return jax.tree.map(lambda a: jnp.broadcast_to(a, (n_lr, *a.shape)), one)
-
-    def device_chunk(state, x_all, y_all, seeds, lrs, chunk):
-        """Per device: ``eval_every`` steps of every (lr, seed); state leaves ``[L, S, ...]``."""
-        k = jax.lax.axis_index(AXIS)
-        data_keys = jax.vmap(lambda s: jax.random.fold_in(jax.random.key(s), 7))(seeds)
-
-        def step_one(state, lr, x, y):
-            opt = make_optimizer(config, method, lr, staleness)
-            return make_data_parallel_step(model.apply, opt, axis_name=AXIS)(state, x, y)
-
-        # vmap over learning rates (state, lr), then over seeds (state, batch).
-        step_all = jax.vmap(jax.vmap(step_one, in_axes=(0, None, 0, 0)), in_axes=(0, 0, None, None))
-
-        def body(state, t):
-            idx = jax.vmap(
-                lambda key: jax.random.permutation(jax.random.fold_in(key, t), n_train)[:b_glob]
-            )(data_keys)
-            mine = jax.lax.dynamic_slice_in_dim(idx, k * b_loc, b_loc, axis=1)  # [S, b]
-            state, metrics = step_all(state, lrs, x_all[mine], y_all[mine])
-            return state, metrics["loss"]
-
-        return jax.lax.scan(body, state, chunk * e + jnp.arange(e))
-
-    chunk_fn = jax.jit(
-        shard_map_driver(device_chunk, mesh, broadcast_argnums=(1, 2, 3, 4, 5)),
-        donate_argnums=0,
-    )
-    seeds_dev = put_replicated(seeds, mesh)
-    lrs_dev = put_replicated(lrs, mesh)
-
-    def eval_fn(state):
-        acc, loss = evaluator(state.params)
-        out = {}
-        for i in range(n_lr):
-            for s in range(n_seed):
-                out[f"test_accuracy_{i}_{s}"] = acc[i, s]
-                out[f"train_loss_{i}_{s}"] = loss[i, s]
-        return out
-
-    host_state = jax.device_get(jax.jit(init)(seeds))
-    state0 = put_sharded(
-        jax.tree.map(lambda a: np.broadcast_to(a, (k_dev, *np.shape(a))), host_state), mesh
-    )
+    ckpt = {"checkpoint_dir": Path(workdir) / "ckpt" / f"{method}_tau{staleness}", "config": config}
+    ckpt["checkpoint_every"], eval_fn = config.checkpoint_every, lambda st: evaluator(st.params)
     t0 = time.perf_counter()
-    result = train_loop(
-        state0,
-        lambda state, c: _with_logs(
-            chunk_fn(state, x_train, y_train, seeds_dev, lrs_dev, np.int32(c))
-        ),
-        num_steps=config.num_steps // e,
-        checkpoint_dir=Path(workdir) / "ckpt" / f"{method}_tau{staleness}",
-        checkpoint_every=config.checkpoint_every,
-        eval_fn=eval_fn,
-        eval_every=1,
-        desc=f"{method} tau={staleness}",
-    )
+    kw = {"eval_fn": eval_fn, "eval_every": 1, "desc": f"{method} tau={staleness}"}
+    result = train_loop(state0, step_fn, num_steps=config.num_steps // e, **kw, **ckpt)
     wall = time.perf_counter() - t0
+    # [E, L, S] per metric (as float: a resumed history may hold "nan" strings)
+    hist = {k: np.asarray(v, float) for k, v in result.stacked_history().items()}
     out = {}
-    for i, lr in enumerate(config.learning_rates):
-        history = [
-            {
-                "step": r["step"] * e,
-                **{f"test_accuracy_{s}": r[f"test_accuracy_{i}_{s}"] for s in range(n_seed)},
-                **{f"train_loss_{s}": r[f"train_loss_{i}_{s}"] for s in range(n_seed)},
-            }
-            for r in result.history
-        ]
-        final = history[-1]
-        acc = [final[f"test_accuracy_{s}"] for s in range(n_seed)]
-        loss = [final[f"train_loss_{s}"] for s in range(n_seed)]
+    for i, lr in enumerate(lrs):
+        acc, loss = hist["test_accuracy"][:, i], hist["train_loss"][:, i]  # [E, S]
+        history = {"step": [int(t) * e for t in hist["step"]], "test_accuracy": acc.tolist()}
         out[run_key(method, lr, staleness)] = {
-            "method": method,
-            "learning_rate": lr,
-            "staleness": staleness,
-            "history": history,
-            "final_test_accuracy": acc,
-            "final_train_loss": [v if math.isfinite(v) else float("nan") for v in loss],
-            "diverged": [not (math.isfinite(v) and v < 10.0) for v in loss],
-            "mean_test_accuracy": float(np.mean(acc)),
+            "method": method, "learning_rate": lr, "staleness": staleness,
+            "history": history | {"train_loss": loss.tolist()},
+            "final_test_accuracy": acc[-1].tolist(),
+            "final_train_loss": [float(v) if math.isfinite(v) else math.nan for v in loss[-1]],
+            "diverged": [not (math.isfinite(v) and v < 10.0) for v in loss[-1]],
+            "mean_test_accuracy": float(np.mean(acc[-1])),
             "resumed_from_step": result.resumed_from * e,
-            "group_train_seconds": result.train_seconds,
-            "group_wall_seconds": wall,
-        }
+            "group_train_seconds": result.train_seconds, "group_wall_seconds": wall,
+        }  # fmt: skip
     return out
 
 
-def _with_logs(out):
-    """Progress logs of a chunk: the mean last-step loss over the (lr, seed) runs that are still
-    finite, and how many are not.
-
-    A run that diverges inside the sweep (large lr and staleness) is a result -- its cell
-    records ``diverged`` and its accuracy -- not an error, so its NaN must not reach the
-    harness's "loss" check, which would stop every other run of the group. Costs no extra host
-    sync: ``train_loop`` evaluates (and syncs) after every chunk.
-    """
-    state, losses = out  # losses [devices, eval_every, lrs, seeds]
-    last = np.asarray(losses[0, -1])
-    finite = np.isfinite(last)
-    logs = {"non-finite runs": int(last.size - finite.sum())}
-    if finite.any():
-        logs["loss (finite runs)"] = float(last[finite].mean())
-    return state, logs
-
-
-def _groups(config: Config):
-    yield "sync", 0
-    for tau in config.stalenesses:
-        for method in config.methods:
-            if method != "sync":
-                yield method, tau
-
-
-def table(runs: dict, config_like: dict) -> dict:
+def table(runs: dict, stalenesses) -> dict:
     """``table[method][lr][tau] = mean final test accuracy`` (sync under every tau)."""
     out: dict = {}
     for r in runs.values():
-        lr, tau = f"{r['learning_rate']:g}", r["staleness"]
-        taus = config_like["stalenesses"] if r["method"] == "sync" else [tau]
-        for t in taus:
-            out.setdefault(r["method"], {}).setdefault(lr, {})[str(t)] = r["mean_test_accuracy"]
+        cell = out.setdefault(r["method"], {}).setdefault(f"{r['learning_rate']:g}", {})
+        for t in stalenesses if r["method"] == "sync" else [r["staleness"]]:
+            cell[str(t)] = r["mean_test_accuracy"]
     return out
 
 
-def _label(method: str, config: Config) -> str:
-    if method in ("dc", "dc_local") and config.mean_square_decay is not None:
-        return f"{LABELS[method]} (adaptive, lambda_0={config.lam:g})"
-    if method in ("dc", "dc_local"):
-        return f"{LABELS[method]} (lambda={config.lam:g})"
-    return LABELS[method]
-
-
 def plot(config: Config, runs: dict, path: Path) -> None:
-    taus, lrs = config.stalenesses, config.learning_rates
+    taus, lrs, main = config.stalenesses, config.learning_rates, config.main_learning_rate
+    kind = "adaptive, lambda_0" if config.mean_square_decay is not None else "lambda"
+    labels = LABELS | {m: f"{LABELS[m]} ({kind}={config.lam:g})" for m in ("dc", "dc_local")}
     ncols = max(len(taus), len(lrs))
     fig, axes = plt.subplots(2, ncols, figsize=(4.2 * ncols, 7.4), squeeze=False)
-    main = config.main_learning_rate
-    for j, tau in enumerate(taus):
-        ax = axes[0, j]
+    for ax in [*axes[0, len(taus) :], *axes[1, len(lrs) :]]:
+        ax.axis("off")
+    for j, tau in enumerate(taus):  # top: accuracy vs step at the main learning rate
         for method in config.methods:
-            r = runs[run_key(method, main, 0 if method == "sync" else tau)]
-            steps = np.array([h["step"] for h in r["history"]])
-            acc = np.array(
-                [[h[f"test_accuracy_{s}"] for s in range(config.num_seeds)] for h in r["history"]]
-            )
-            ax.plot(steps, acc.mean(1), color=COLORS[method], label=_label(method, config), lw=1.6)
-            ax.fill_between(steps, acc.min(1), acc.max(1), color=COLORS[method], alpha=0.15)
-        ax.set(
-            title=f"staleness {tau}, lr {main:g}",
-            xlabel="step",
-            ylabel="test accuracy" if j == 0 else None,
-            ylim=(0, 1.01),
-        )
-        if j == 0:
-            ax.legend(fontsize=8, loc="lower right")
-    for j in range(len(taus), ncols):
-        axes[0, j].axis("off")
-    tab = table(runs, dataclasses.asdict(config))
-    for j, lr in enumerate(lrs):
+            hist = runs[run_key(method, main, 0 if method == "sync" else tau)]["history"]
+            steps, acc = hist["step"], np.asarray(hist["test_accuracy"])
+            kw = {"color": COLORS[method]}
+            axes[0, j].plot(steps, acc.mean(1), label=labels[method], lw=1.6, **kw)
+            axes[0, j].fill_between(steps, acc.min(1), acc.max(1), alpha=0.15, **kw)
+        axes[0, j].set(title=f"staleness {tau}, lr {main:g}", xlabel="step", ylim=(0, 1.01))
+    tab = table(runs, config.stalenesses)
+    for j, lr in enumerate(lrs):  # bottom: final accuracy vs staleness at every learning rate
         ax = axes[1, j]
-        key = f"{lr:g}"
-        ax.axhline(tab["sync"][key][str(taus[0])], color="k", ls="--", lw=1.2, label=LABELS["sync"])
-        for method in config.methods:
-            if method == "sync":
-                continue
-            accs = [runs[run_key(method, lr, t)]["final_test_accuracy"] for t in taus]
-            ax.errorbar(
-                taus,
-                [np.mean(a) for a in accs],
-                yerr=[
-                    [np.mean(a) - np.min(a) for a in accs],
-                    [np.max(a) - np.mean(a) for a in accs],
-                ],
-                color=COLORS[method],
-                marker="o",
-                capsize=3,
-                label=_label(method, config),
-            )
-        ax.set(
-            title=f"final test accuracy, lr {lr:g}",
-            xlabel="staleness tau",
-            ylabel="test accuracy" if j == 0 else None,
-            ylim=(0, 1.01),
-            xticks=list(taus),
-        )
-        if j == 0:
-            ax.legend(fontsize=8, loc="lower left")
-    for j in range(len(lrs), ncols):
-        axes[1, j].axis("off")
-    title = (
-        f"DC-S3GD on {config.dataset} ({config.model}), {config.num_devices} devices, global "
-        f"batch {config.global_batch}, {config.num_seeds} seeds (band/bars: min-max)"
-    )
-    if "stale" in tab and "dc" in tab:
-        facts = judge(tab, lrs, taus, config.match_tolerance, config.compensation_margin)
-        if not facts["stale_failing"]:
-            title += "\ncompensation did not matter at these settings (stale SGD never failed)"
-    fig.suptitle(title, fontsize=11)
+        ax.axhline(tab["sync"][f"{lr:g}"][str(taus[0])], color="k", ls="--", label=LABELS["sync"])
+        for method in (m for m in config.methods if m != "sync"):
+            accs = np.array([runs[run_key(method, lr, t)]["final_test_accuracy"] for t in taus])
+            mean, err = accs.mean(1), [accs.mean(1) - accs.min(1), accs.max(1) - accs.mean(1)]
+            ax.errorbar(taus, mean, yerr=err, color=COLORS[method], marker="o", capsize=3)
+        ax.set(title=f"final test accuracy, lr {lr:g}", xlabel="staleness tau", ylim=(0, 1.01))
+        ax.set_xticks(list(taus))
+    axes[0, 0].legend(fontsize=8, loc="lower right")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("test accuracy")
+    title = f"DC-S3GD on {config.dataset} ({config.model}), {config.num_devices} devices, global "
+    fig.suptitle(title + f"batch {config.global_batch}, {config.num_seeds} seeds (min-max)")
     save_figure(fig, path)
 
 
 def run(config: Config, workdir: Path) -> dict:
     """Trains every (method, learning rate, staleness) cell; writes metrics and the figure."""
     require_devices(config.num_devices, "experiments.dcs3gd.convergence")
-    workdir = Path(workdir)
-    t0 = time.perf_counter()
+    workdir, t0 = Path(workdir), time.perf_counter()
     data = load_data(config)
-    model = make_classifier(
-        config.model,
-        num_classes=data.num_classes,
-        input_shape=data.input_shape,
-        hidden=config.hidden,
-        features=config.features,
-    )
+    sizes = {"num_classes": data.num_classes, "input_shape": data.input_shape}
+    model = make_classifier(config.model, hidden=config.hidden, features=config.features, **sizes)
     mesh = device_mesh(config.num_devices, AXIS)
-    evaluator = make_evaluator(model, data)
+    stale_methods = [m for m in config.methods if m != "sync"]
+    groups = [("sync", 0)] + [(m, t) for t in config.stalenesses for m in stale_methods]
     runs = {}
-    for method, tau in _groups(config):
-        runs.update(train_group(config, method, tau, model, data, mesh, evaluator, workdir))
+    for method, tau in groups:
+        runs.update(train_group(config, method, tau, model, data, mesh, workdir))
     plot(config, runs, workdir / "convergence.png")
-    metrics = {
-        "runs": runs,
-        "table": table(runs, dataclasses.asdict(config)),
-        "learning_rates": list(config.learning_rates),
-        "main_learning_rate": config.main_learning_rate,
-        "stalenesses": list(config.stalenesses),
-        "methods": list(config.methods),
-        "match_tolerance": config.match_tolerance,
-        "compensation_margin": config.compensation_margin,
-        "wall_seconds": time.perf_counter() - t0,
-        "max_rss_mb": max_rss_mb(),
-        "device": device_info(),
-    }
+    fields = ("learning_rates", "main_learning_rate", "stalenesses", "methods")
+    metrics = {"runs": runs, "table": table(runs, config.stalenesses)}
+    metrics |= {k: getattr(config, k) for k in (*fields, "match_tolerance", "compensation_margin")}
+    metrics["wall_seconds"] = time.perf_counter() - t0
     return write_outputs(workdir, config, metrics, figures=["convergence.png"])
 
 
 def judge(tab: dict, lrs, taus, tol: float, margin: float) -> dict:
-    """The verdict's cell-by-cell facts from ``table`` (mean final test accuracy).
-
-    For every (learning rate, staleness) cell: DC-S3GD's and stale SGD's gap below sync
-    (``sync - method``), whether stale SGD *fails* there (gap > ``tol``) and DC-S3GD's
-    advantage over stale SGD (``dc - stale``). A missing method or a NaN accuracy makes every
-    condition that needs it false (never true by default).
-    """
-    lrs, taus = [f"{lr:g}" for lr in lrs], [str(t) for t in taus]
-
-    def acc(method, lr, t):
-        return float(tab.get(method, {}).get(lr, {}).get(t, float("nan")))
-
+    """The verdict's facts per (lr, tau) cell of ``table``: DC-S3GD's and stale SGD's gaps below
+    sync, whether stale SGD fails (gap > ``tol``), DC-S3GD's advantage over stale SGD. A missing
+    method or a NaN accuracy makes every condition that needs it false."""
+    acc = lambda m, lr, t: float(tab.get(m, {}).get(lr, {}).get(t, math.nan))  # noqa: E731
     cells = []
-    for lr in lrs:
-        for t in taus:
-            sync, dc, stale = acc("sync", lr, t), acc("dc", lr, t), acc("stale", lr, t)
-            gap_dc, gap_stale = sync - dc, sync - stale
-            cells.append(
-                {
-                    "lr": lr,
-                    "tau": t,
-                    "gap_dc": gap_dc,
-                    "gap_stale": gap_stale,
-                    "dc_ok": bool(gap_dc <= tol),  # NaN -> False
-                    "stale_fails": bool(gap_stale > tol),
-                    "advantage": dc - stale,
-                    "beats_stale": bool(dc - stale >= margin),
-                }
-            )
-    finite = all(math.isfinite(c[k]) for c in cells for k in ("gap_dc", "gap_stale", "advantage"))
-    stale_failing = [c for c in cells if c["stale_fails"]]
+    for lr, t in ((f"{lr:g}", str(t)) for lr in lrs for t in taus):
+        sync, dc, stale = acc("sync", lr, t), acc("dc", lr, t), acc("stale", lr, t)
+        cells.append(
+            {"lr": lr, "tau": t, "gap_dc": sync - dc, "gap_stale": sync - stale}
+            | {"dc_ok": sync - dc <= tol, "stale_fails": sync - stale > tol}  # NaN -> False
+            | {"advantage": dc - stale, "beats_stale": dc - stale >= margin}
+        )
+    failing = [c for c in cells if c["stale_fails"]]
     return {
         "cells": cells,
-        "all_finite": finite,
+        "all_finite": all(math.isfinite(c[k]) for c in cells for k in ("gap_dc", "gap_stale")),
         "dc_everywhere": bool(cells) and all(c["dc_ok"] for c in cells),
-        "stale_failing": stale_failing,
-        "compensation_shown": bool(stale_failing) and all(c["beats_stale"] for c in stale_failing),
+        "stale_failing": failing,
+        "compensation_shown": bool(failing) and all(c["beats_stale"] for c in failing),
     }
 
 
 def summarize(metrics: dict) -> Summary:
-    """Rule (all must hold; means over seeds of the final test accuracy):
-
-    1. at EVERY learning rate and staleness, DC-S3GD is at most ``match_tolerance`` below sync;
-    2. stale SGD (same lr and staleness, lambda = 0) fails -- is more than ``match_tolerance``
-       below sync -- in at least one cell (otherwise compensation did not matter at these
-       settings and the claim that it is needed is not supported);
-    3. in every cell where stale SGD fails, DC-S3GD beats it by at least ``compensation_margin``.
-    A missing ``stale``/``dc`` run or a NaN accuracy fails the rule.
-    """
+    """Rule (all must hold; means over seeds of the final test accuracy): (1) at EVERY lr and
+    tau DC-S3GD is at most ``match_tolerance`` below sync; (2) stale SGD (lambda = 0) fails --
+    is more than ``match_tolerance`` below sync -- in at least one cell (else compensation did
+    not matter at these settings); (3) in every such cell DC-S3GD beats stale SGD by at least
+    ``compensation_margin``. A missing ``stale``/``dc`` run or a NaN accuracy fails the rule."""
+    _where = lambda cs: ", ".join(f"lr {c['lr']} tau {c['tau']}" for c in cs) or "none"  # noqa: E731
+    _listed = lambda cs, k, fmt="+.3f": ", ".join(f"{c[k]:{fmt}}" for c in cs)  # noqa: E731
     tab, tol = metrics["table"], float(metrics["match_tolerance"])
     margin = float(metrics.get("compensation_margin", Config.compensation_margin))
     taus, lrs = metrics["stalenesses"], metrics["learning_rates"]
     numbers = {}
     for lr in (f"{lr:g}" for lr in lrs):
         numbers[f"sync, lr {lr}"] = round(tab["sync"][lr][str(taus[0])], 3)
-        for method in METHODS[1:]:
-            if method in tab:
-                accs = ", ".join(f"{tab[method][lr][str(t)]:.3f}" for t in taus)
-                numbers[f"{LABELS[method]}, lr {lr}, tau {tuple(taus)}"] = accs
+        for m in (m for m in METHODS[1:] if m in tab):
+            accs = [f"{tab[m][lr][str(t)]:.3f}" for t in taus]
+            numbers[f"{LABELS[m]}, lr {lr}, tau {tuple(taus)}"] = ", ".join(accs)
     j = judge(tab, lrs, taus, tol, margin)
-    cells = j["cells"]
-    n = len(cells)
-    where = lambda cs: ", ".join(f"lr {c['lr']} tau {c['tau']}" for c in cs) or "none"  # noqa: E731
-    numbers["cells (lr x tau) where DC-S3GD is within tolerance of sync"] = (
-        f"{sum(c['dc_ok'] for c in cells)}/{n}"
-    )
-    numbers["largest gap of DC-S3GD below sync"] = round(
-        max((c["gap_dc"] for c in cells), default=float("nan")), 3
-    )
-    numbers["cells where stale SGD fails (more than tolerance below sync)"] = (
-        where(j["stale_failing"]) if "stale" in tab else "n/a (no stale SGD runs)"
-    )
-    numbers["DC-S3GD - stale SGD in those cells"] = (
-        ", ".join(f"{c['advantage']:+.3f}" for c in j["stale_failing"]) or "n/a"
-    )
+    cells, failing = j["cells"], j["stale_failing"]
+    largest = max((c["gap_dc"] for c in cells), default=math.nan)
+    diverged = [  # DC-S3GD runs whose final train loss is NaN/inf or > 10
+        f"lr {r['learning_rate']:g} tau {r['staleness']} ({sum(r['diverged'])}/"
+        f"{len(r['diverged'])} seeds)"
+        for r in metrics.get("runs", {}).values()
+        if r["method"] == "dc" and any(r["diverged"])
+    ]
+    numbers |= {
+        "cells (lr x tau) where DC-S3GD is within tolerance of sync": (
+            f"{sum(c['dc_ok'] for c in cells)}/{len(cells)}"
+        ),
+        "largest gap of DC-S3GD below sync": round(largest, 3),
+        "cells where stale SGD fails (more than tolerance below sync)": (
+            _where(failing) if "stale" in tab else "n/a (no stale SGD runs)"
+        ),
+        "DC-S3GD - stale SGD in those cells": _listed(failing, "advantage") or "n/a",
+        "cells where DC-S3GD diverged (train loss NaN, inf or > 10)": ", ".join(diverged) or "none",
+    }
     thresholds = {
         "max gap of DC-S3GD below sync, every lr and tau": tol,
         "stale SGD fails when below sync by more than": tol,
         "min DC-S3GD advantage over stale SGD where stale fails": margin,
         "cells required where stale SGD fails": 1,
     }
-    parts = []
-    if "dc" not in tab or "stale" not in tab:
-        missing = " and ".join(m for m in ("dc", "stale") if m not in tab)
-        verdict = (
-            f"not judged: the {missing} runs are missing, and the rule compares DC-S3GD with "
-            "sync and with stale SGD at every learning rate and staleness."
-        )
-        return Summary(numbers, False, verdict, thresholds)
-    if not j["all_finite"]:
-        verdict = "not judged: a mean test accuracy in the table is NaN (a run failed)."
-        return Summary(numbers, False, verdict, thresholds)
-    bad_dc = [c for c in cells if not c["dc_ok"]]
-    if bad_dc:
-        parts.append(
-            f"DC-S3GD is NOT within {tol} of sync at {where(bad_dc)} (gaps "
-            + ", ".join(f"{c['gap_dc']:.3f}" for c in bad_dc)
-            + ")"
-        )
-    else:
-        parts.append(
-            f"DC-S3GD is within {tol} of sync at all {n} (lr, tau) cells (largest gap "
-            f"{max(c['gap_dc'] for c in cells):.3f})"
-        )
-    if not j["stale_failing"]:
-        parts.append(
-            f"stale SGD without compensation is also within {tol} of sync in every cell: "
-            "compensation did not matter at these settings, so the claim that it is needed is "
-            "not supported"
-        )
-    else:
-        short = [c for c in j["stale_failing"] if not c["beats_stale"]]
-        parts.append(
-            f"stale SGD fails at {where(j['stale_failing'])} and DC-S3GD "
-            + (
-                f"beats it there by >= {margin} (by "
-                if not short
-                else f"does NOT beat it by >= {margin} at {where(short)} (advantages "
-            )
-            + ", ".join(f"{c['advantage']:+.3f}" for c in (short or j["stale_failing"]))
-            + ")"
-        )
+    missing = " and ".join(m for m in ("dc", "stale") if m not in tab)
+    if missing or not j["all_finite"]:
+        why = "a mean test accuracy in the table is NaN (a run failed)"
+        if missing:
+            why = f"the {missing} runs are missing, and the rule compares DC-S3GD with sync and "
+            why += "with stale SGD at every learning rate and staleness"
+        return Summary(numbers, False, f"not judged: {why}.", thresholds)
+    bad = [c for c in cells if not c["dc_ok"]]
+    parts = [
+        f"DC-S3GD is NOT within {tol} of sync at {_where(bad)} (gaps "
+        f"{_listed(bad, 'gap_dc', '.3f')})"
+        + (f"; it diverged at {', '.join(diverged)}" if diverged else "")
+        if bad
+        else f"DC-S3GD is within {tol} of sync at all {len(cells)} (lr, tau) cells (largest gap "
+        f"{largest:.3f})"
+    ]
+    short = [c for c in failing if not c["beats_stale"]]
+    parts.append(
+        f"stale SGD without compensation is also within {tol} of sync in every cell: "
+        "compensation did not matter at these settings, so the claim that it is needed is "
+        "not supported"
+        if not failing
+        else f"stale SGD fails at {_where(failing)} and DC-S3GD does NOT beat it by >= {margin} "
+        f"at {_where(short)} (advantages {_listed(short, 'advantage')})"
+        if short
+        else f"stale SGD fails at {_where(failing)} and DC-S3GD beats it there by >= {margin} "
+        f"(by {_listed(failing, 'advantage')})"
+    )
     ok = j["dc_everywhere"] and j["compensation_shown"]
     return Summary(numbers, bool(ok), "; ".join(parts) + ".", thresholds)
 

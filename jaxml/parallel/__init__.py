@@ -24,11 +24,14 @@ from jaxml.parallel.drivers import (
     put_sharded,
     replicate,
     shard_map_driver,
+    shard_sampler,
     split_batch,
 )
 from jaxml.parallel.hlo import CollectiveDependence, collective_dependence
 from jaxml.parallel.step import make_data_parallel_step
+from jaxml.parallel.sweep import data_parallel_sweep, init_sweep_state, sweep_evaluator
 from jaxml.parallel.sync_sgd import mean_across, sync_sgd
+from jaxml.parallel.timing import RatioInterval, ratio_interval, time_interleaved
 
 __all__ = [
     "VARIANTS",
@@ -38,14 +41,17 @@ __all__ = [
     "DistributedRunError",
     "LocalCluster",
     "ProcessResult",
+    "RatioInterval",
     "Watchdog",
     "adaptive_lambda",
     "addressable_rows",
     "collective_dependence",
+    "data_parallel_sweep",
     "dc_s3gd",
     "delay_compensation",
     "device_mesh",
     "free_port",
+    "init_sweep_state",
     "host_device_flags",
     "initialize_distributed",
     "initialize_from_env",
@@ -55,10 +61,14 @@ __all__ = [
     "pmap_driver",
     "put_replicated",
     "put_sharded",
+    "ratio_interval",
     "replicate",
     "requested_host_devices",
     "shard_map_driver",
+    "shard_sampler",
     "split_batch",
+    "sweep_evaluator",
     "sync_sgd",
+    "time_interleaved",
     "worker_env",
 ]

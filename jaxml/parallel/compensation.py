@@ -20,25 +20,16 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxml._validation import check_array, check_nonnegative
+from jaxml._validation import (
+    check_array,
+    check_nonnegative,
+    check_positive,
+    check_same_structure,
+    check_tree_finite,
+)
 
 Params = Any
 Updates = Any
-
-
-def _check_same_structure(reference: Any, other: Any, ref_name: str, other_name: str) -> None:
-    ref_def, other_def = jax.tree.structure(reference), jax.tree.structure(other)
-    if ref_def != other_def:
-        raise ValueError(
-            f"{other_name} must have the pytree structure of {ref_name}; got {other_def} "
-            f"and {ref_def}."
-        )
-    for a, b in zip(jax.tree.leaves(reference), jax.tree.leaves(other), strict=True):
-        if jnp.shape(a) != jnp.shape(b):
-            raise ValueError(
-                f"{other_name} leaves must have the shapes of {ref_name}'s; got {jnp.shape(b)} "
-                f"where {ref_name} has {jnp.shape(a)}."
-            )
 
 
 def _check_strength(value: Any, name: str) -> None:
@@ -47,6 +38,8 @@ def _check_strength(value: Any, name: str) -> None:
     Python numbers, NumPy and concrete JAX arrays are checked by value; traced leaves (under
     ``jit``/``vmap``) have no value before tracing, so only their dtype is checked.
     """
+    if not jax.tree.leaves(value):
+        raise TypeError(f"{name} must be a number >= 0 or a pytree of them; got {value!r}")
     bare = jax.tree_util.treedef_is_leaf(jax.tree.structure(value))
     for path, leaf in jax.tree_util.tree_leaves_with_path(value):
         where = name if bare else f"{name}{jax.tree_util.keystr(path)}"
@@ -79,14 +72,24 @@ def delay_compensation(
         The compensated gradient, structure and dtypes of ``stale_grads``.
 
     Raises:
-        ValueError: mismatched structures/shapes, or a concrete ``lam`` (Python number, NumPy
-            or JAX array, any leaf of a pytree) with an element < 0, NaN or inf; a traced
-            ``lam`` (under ``jit``/``vmap``) has no value before tracing and is not checked.
+        ValueError: mismatched structures/shapes, an empty ``stale_grads``, NaN/inf in concrete
+            gradients or weights, or a concrete ``lam`` (Python number, NumPy or JAX array, any
+            leaf of a pytree) with an element < 0, NaN or inf. Traced values (under
+            ``jit``/``vmap``, e.g. inside :func:`~jaxml.parallel.dc_s3gd.dc_s3gd`) have no value
+            before tracing and are not checked: NaN passes through there.
         TypeError: a ``lam`` leaf that is not a real number or array (a bool, a string, a
             complex number).
     """
-    _check_same_structure(stale_grads, params, "stale_grads", "params")
-    _check_same_structure(stale_grads, stale_params, "stale_grads", "stale_params")
+    if not jax.tree.leaves(stale_grads):
+        raise ValueError("stale_grads must hold at least one array; got an empty pytree")
+    check_same_structure(stale_grads, params, "stale_grads", "params")
+    check_same_structure(stale_grads, stale_params, "stale_grads", "stale_params")
+    for tree, name in (
+        (stale_grads, "stale_grads"),
+        (params, "params"),
+        (stale_params, "stale_params"),
+    ):
+        check_tree_finite(tree, name)  # concrete values only: traced ones pass (see Raises)
     _check_strength(lam, "lam")
     if jax.tree.structure(lam) == jax.tree.structure(stale_grads):
         lams = lam  # one strength per leaf (or one array that broadcasts against the only leaf)
@@ -119,10 +122,14 @@ def adaptive_lambda(lam0: ArrayLike, mean_square: Updates, eps: float = 1e-7) ->
 
     Raises:
         ValueError: a concrete ``lam0`` (number or array) with an element < 0, NaN or inf (a
-            traced one is not checked), or ``eps <= 0``.
+            traced one is not checked), ``eps <= 0``, or a concrete ``mean_square`` with a
+            negative, NaN or inf element.
         TypeError: a ``lam0`` that is not a real number or array.
     """
     _check_strength(lam0, "lam0")
-    if not eps > 0:
-        raise ValueError(f"eps must be > 0, got {eps}")
+    check_positive(eps, "eps")
+    if not jax.tree.leaves(mean_square):
+        raise ValueError("mean_square must hold at least one array; got an empty pytree")
+    for path, leaf in jax.tree_util.tree_leaves_with_path(mean_square):
+        check_array(leaf, f"mean_square{jax.tree_util.keystr(path)}", minimum=0.0)
     return jax.tree.map(lambda v: lam0 / jnp.sqrt(v + eps), mean_square)

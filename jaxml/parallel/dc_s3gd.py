@@ -48,12 +48,8 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
-from jaxml.parallel._checks import (
-    check_axis_name,
-    check_learning_rate,
-    check_momentum,
-    check_positive_int,
-)
+from jaxml import _validation as v
+from jaxml.parallel._checks import check_axis_name, check_learning_rate
 from jaxml.parallel.compensation import adaptive_lambda, delay_compensation
 
 VARIANTS = ("stale", "local")
@@ -144,22 +140,24 @@ def dc_s3gd(
 
     Raises:
         ValueError: ``staleness < 0``, unknown ``variant``, ``lam < 0``, ``momentum`` outside
-            ``[0, 1)``, a non-positive ``learning_rate``, or ``mean_square_decay`` outside
-            ``[0, 1)`` -- each naming the argument, before anything is traced.
+            ``[0, 1)``, a non-positive ``learning_rate``, ``mean_square_decay`` outside
+            ``[0, 1)`` or ``eps <= 0``, NaN or inf in any of them -- each naming the argument,
+            before anything is traced.
+        TypeError: a wrong kind (a string, None or a float where ``staleness`` goes, a
+            non-bool ``flatten``, a non-hashable ``axis_name``).
     """
     check_learning_rate(learning_rate)
-    check_momentum(momentum)
+    v.check_scalar(momentum, "momentum", minimum=0.0, maximum=1.0, max_open=True)
     axis_name = check_axis_name(axis_name)
-    tau = check_positive_int(staleness, "staleness", minimum=0)
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0:
-        raise ValueError(f"lam must be a float >= 0, got {lam!r}")
-    if mean_square_decay is not None and not 0.0 <= mean_square_decay < 1.0:
-        raise ValueError(f"mean_square_decay must be None or in [0, 1), got {mean_square_decay!r}")
-    if not eps > 0:
-        raise ValueError(f"eps must be > 0, got {eps!r}")
-    lam = float(lam)
+    tau = v.check_int(staleness, "staleness", minimum=0)
+    v.check_choice(variant, "variant", VARIANTS)
+    lam = float(v.check_nonnegative(lam, "lam"))
+    if mean_square_decay is not None:
+        v.check_scalar(
+            mean_square_decay, "mean_square_decay", minimum=0.0, maximum=1.0, max_open=True
+        )
+    v.check_positive(eps, "eps")
+    v.check_bool(flatten, "flatten")
     use_momentum = momentum > 0
     adaptive = mean_square_decay is not None and tau > 0
 
@@ -178,7 +176,9 @@ def dc_s3gd(
 
     def update_fn(updates: Updates, state: DCS3GDState, params: Params | None = None):
         if params is None:
-            raise ValueError("dc_s3gd needs params: call update(grads, state, params)")
+            raise ValueError(
+                "params is required: dc_s3gd needs params, call update(grads, state, params)"
+            )
         unravel = None
         if flatten:
             local, unravel = ravel_pytree(updates)

@@ -34,7 +34,9 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+from jaxml import _validation as v
 
 ENV_COORDINATOR = "JAXML_COORDINATOR"
 ENV_NUM_PROCESSES = "JAXML_NUM_PROCESSES"
@@ -42,6 +44,34 @@ ENV_PROCESS_ID = "JAXML_PROCESS_ID"
 ENV_HEARTBEAT = "JAXML_HEARTBEAT_TIMEOUT_S"
 WATCHDOG_EXIT_CODE = 75
 _DEVICE_FLAG = "--xla_force_host_platform_device_count"
+_ADDRESS = re.compile(r"[\w.\-\[\]:]+:\d+")
+
+
+def _check_address(address: Any, name: str = "coordinator_address") -> str:
+    v.check_str(address, name)
+    if not _ADDRESS.fullmatch(address):
+        raise ValueError(f"{name} must be 'host:port' (e.g. '127.0.0.1:12355'); got {address!r}")
+    return address
+
+
+def _check_ranks(process_id: Any, num_processes: Any) -> tuple[int, int]:
+    n = v.check_int(num_processes, "num_processes", minimum=1)
+    return v.check_int(process_id, "process_id", minimum=0, maximum=n - 1), n
+
+
+def _check_seconds(**values: Any) -> None:
+    for name, value in values.items():
+        v.check_int(value, name, minimum=1)
+
+
+def _check_env(env: Any, name: str) -> None:
+    if env is None:
+        return
+    if not isinstance(env, Mapping):
+        raise TypeError(f"{name} must be a mapping of str -> str or None; got {env!r}")
+    for k, val in env.items():
+        if not isinstance(k, str) or not isinstance(val, str):
+            raise TypeError(f"{name} must map str -> str; got {k!r}: {val!r}")
 
 
 class DistributedInfo(NamedTuple):
@@ -82,6 +112,7 @@ class DistributedRunError(RuntimeError):
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that is free on ``host`` right now (bound and released)."""
+    v.check_str(host, "host")
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
@@ -92,16 +123,23 @@ def host_device_flags(num_devices: int, flags: str | None = None) -> str:
 
     Any existing ``--xla_force_host_platform_device_count`` is replaced; other flags are kept.
     """
-    if isinstance(num_devices, bool) or not isinstance(num_devices, int) or num_devices < 1:
-        raise ValueError(f"num_devices must be an integer >= 1, got {num_devices!r}")
-    flags = os.environ.get("XLA_FLAGS", "") if flags is None else flags
+    v.check_int(num_devices, "num_devices", minimum=1)
+    flags = (
+        os.environ.get("XLA_FLAGS", "")
+        if flags is None
+        else v.check_str(flags, "flags", nonempty=False)
+    )
     kept = [f for f in flags.split() if not f.startswith(_DEVICE_FLAG)]
     return " ".join([*kept, f"{_DEVICE_FLAG}={num_devices}"])
 
 
 def requested_host_devices(flags: str | None = None) -> int | None:
     """The device count that ``flags`` (default ``$XLA_FLAGS``) asks XLA to simulate, or None."""
-    flags = os.environ.get("XLA_FLAGS", "") if flags is None else flags
+    flags = (
+        os.environ.get("XLA_FLAGS", "")
+        if flags is None
+        else v.check_str(flags, "flags", nonempty=False)
+    )
     m = re.search(rf"{_DEVICE_FLAG}=(\d+)", flags)
     return int(m.group(1)) if m else None
 
@@ -134,23 +172,16 @@ def initialize_distributed(
     Raises:
         ValueError: bad ranks, counts, address or timeouts (naming the argument).
     """
-    if isinstance(num_processes, bool) or not isinstance(num_processes, int) or num_processes < 1:
-        raise ValueError(f"num_processes must be an integer >= 1, got {num_processes!r}")
-    if not isinstance(process_id, int) or not 0 <= process_id < num_processes:
-        raise ValueError(f"process_id must be in [0, {num_processes}), got {process_id!r}")
-    for name, value in (
-        ("heartbeat_timeout_s", heartbeat_timeout_s),
-        ("initialization_timeout_s", initialization_timeout_s),
-        ("shutdown_timeout_s", shutdown_timeout_s),
-    ):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an integer number of seconds >= 1, got {value!r}")
+    process_id, num_processes = _check_ranks(process_id, num_processes)
+    _check_seconds(
+        heartbeat_timeout_s=heartbeat_timeout_s,
+        initialization_timeout_s=initialization_timeout_s,
+        shutdown_timeout_s=shutdown_timeout_s,
+    )
+    v.check_choice(cpu_collectives, "cpu_collectives", ("gloo", "mpi"))
     if num_processes == 1:
         return DistributedInfo(0, 1, None)
-    if not isinstance(coordinator_address, str) or not re.fullmatch(
-        r"[\w.\-\[\]:]+:\d+", coordinator_address
-    ):
-        raise ValueError(f"coordinator_address must be 'host:port', got {coordinator_address!r}")
+    _check_address(coordinator_address)
     import jax
 
     jax.config.update("jax_cpu_collectives_implementation", cpu_collectives)
@@ -175,6 +206,9 @@ def initialize_from_env(
     Without those variables this is a single process and nothing is initialized. The heartbeat
     timeout comes from ``JAXML_HEARTBEAT_TIMEOUT_S`` (default 10 s).
     """
+    _check_seconds(
+        initialization_timeout_s=initialization_timeout_s, shutdown_timeout_s=shutdown_timeout_s
+    )
     if ENV_NUM_PROCESSES not in os.environ:
         return DistributedInfo(0, 1, None)
     try:
@@ -204,7 +238,18 @@ def worker_env(
     heartbeat_timeout_s: int = 10,
     base_env: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The environment of one worker: rank variables and the simulated device count."""
+    """The environment of one worker: rank variables and the simulated device count.
+
+    Raises:
+        ValueError / TypeError: ``process_id`` outside ``[0, num_processes)``,
+            ``num_processes < 1``, an address that is not ``'host:port'``, a non-positive
+            device count or heartbeat, a ``base_env`` that is not a str -> str mapping.
+    """
+    process_id, num_processes = _check_ranks(process_id, num_processes)
+    _check_address(coordinator_address)
+    v.check_int(devices_per_process, "devices_per_process", minimum=1)
+    _check_seconds(heartbeat_timeout_s=heartbeat_timeout_s)
+    _check_env(base_env, "base_env")
     env = dict(os.environ if base_env is None else base_env)
     env[ENV_COORDINATOR] = coordinator_address
     env[ENV_NUM_PROCESSES] = str(num_processes)
@@ -233,8 +278,9 @@ class Watchdog:
     def __init__(
         self, timeout_s: float, *, what: str = "step", exit_code: int = WATCHDOG_EXIT_CODE
     ):
-        if not timeout_s > 0:
-            raise ValueError(f"timeout_s must be > 0, got {timeout_s!r}")
+        v.check_positive(timeout_s, "timeout_s")
+        v.check_str(what, "what")
+        v.check_int(exit_code, "exit_code", minimum=1, maximum=255)
         self.timeout_s = float(timeout_s)
         self.what = what
         self.exit_code = exit_code
@@ -317,16 +363,13 @@ class LocalCluster:
         extra_env: Mapping[str, str] | None = None,
         cwd: str | os.PathLike | None = None,
     ):
-        if (
-            isinstance(num_processes, bool)
-            or not isinstance(num_processes, int)
-            or num_processes < 1
-        ):
-            raise ValueError(f"num_processes must be an integer >= 1, got {num_processes!r}")
-        if not isinstance(devices_per_process, int) or devices_per_process < 1:
-            raise ValueError(
-                f"devices_per_process must be an integer >= 1, got {devices_per_process!r}"
-            )
+        _check_argv(argv)
+        num_processes = v.check_int(num_processes, "num_processes", minimum=1)
+        v.check_int(devices_per_process, "devices_per_process", minimum=1)
+        _check_seconds(heartbeat_timeout_s=heartbeat_timeout_s)
+        _check_env(extra_env, "extra_env")
+        if cwd is not None:
+            v.check_path(cwd, "cwd", exists="dir")
         self.num_processes = num_processes
         self.coordinator_address = f"127.0.0.1:{free_port()}"
         self._dir = tempfile.TemporaryDirectory(prefix="jaxml-cluster-")
@@ -369,10 +412,12 @@ class LocalCluster:
 
     def read_stdout(self, process_id: int) -> str:
         """What worker ``process_id`` has printed to stdout so far."""
+        v.check_int(process_id, "process_id", minimum=0, maximum=self.num_processes - 1)
         return (Path(self._dir.name) / f"{process_id}.out").read_text(errors="replace")
 
     def kill(self, process_id: int, sig: int = signal.SIGKILL) -> None:
         """Sends ``sig`` to one worker (to test failure handling)."""
+        v.check_int(process_id, "process_id", minimum=0, maximum=self.num_processes - 1)
         proc = self.processes[process_id]
         if proc.poll() is None:
             proc.send_signal(sig)
@@ -410,6 +455,8 @@ class LocalCluster:
         Returns:
             One :class:`ProcessResult` per worker, by rank.
         """
+        _check_wait(timeout_s, peer_exit_grace_s)
+        v.check_bool(check, "check")
         first_failure: tuple[int, float] | None = None
         timed_out = False
         while True:
@@ -466,6 +513,21 @@ class LocalCluster:
         self.close()
 
 
+def _check_argv(argv: Any) -> None:
+    if isinstance(argv, str | bytes) or not isinstance(argv, Sequence) or not argv:
+        raise TypeError(
+            f"argv must be a non-empty list of str (e.g. ['-m', 'my.worker']); got {argv!r}"
+        )
+    for a in argv:
+        if not isinstance(a, str | os.PathLike):
+            raise TypeError(f"argv must hold str arguments; got {a!r} in {argv!r}")
+
+
+def _check_wait(timeout_s: Any, peer_exit_grace_s: Any) -> None:
+    v.check_positive(timeout_s, "timeout_s")
+    v.check_nonnegative(peer_exit_grace_s, "peer_exit_grace_s")
+
+
 def _failure_message(results: Sequence[ProcessResult], timed_out: bool, timeout_s: float) -> str:
     failed = sorted((r for r in results if r.returncode != 0), key=lambda r: r.seconds)
     if timed_out:
@@ -501,12 +563,14 @@ def launch_local(
 ) -> list[ProcessResult]:
     """Runs ``python *argv`` as ``num_processes`` workers on this machine and waits for them.
 
-    See :class:`LocalCluster` (arguments) and :meth:`LocalCluster.wait` (timeouts).
+    See :class:`LocalCluster` (arguments) and :meth:`LocalCluster.wait` (timeouts). Every
+    argument is checked before any process starts.
 
     Raises:
         DistributedRunError: a worker failed or the run timed out; the message names the
             process that failed first and shows the end of every worker's stderr.
     """
+    _check_wait(timeout_s, peer_exit_grace_s)
     cluster = LocalCluster(
         argv,
         num_processes=num_processes,

@@ -25,7 +25,9 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from jaxml.parallel._checks import check_positive_int
+from jaxml import _validation as v
+from jaxml._validation import check_callable, check_int
+from jaxml.parallel._checks import check_axis_name
 
 PyTree = Any
 
@@ -45,8 +47,15 @@ def device_mesh(
     Raises:
         ValueError: ``num_devices`` < 1 or more than the devices available.
     """
+    v.check_str(axis_name, "axis_name")
+    if devices is not None and (
+        not isinstance(devices, Sequence) or not all(isinstance(d, jax.Device) for d in devices)
+    ):
+        raise TypeError(f"devices must be a sequence of jax.Device or None; got {devices!r}")
     devices = list(jax.devices() if devices is None else devices)
-    n = len(devices) if num_devices is None else check_positive_int(num_devices, "num_devices")
+    if not devices:
+        raise ValueError("devices must not be empty")
+    n = len(devices) if num_devices is None else check_int(num_devices, "num_devices", minimum=1)
     if n > len(devices):
         raise ValueError(
             f"num_devices={n} but only {len(devices)} devices are available; on CPU set "
@@ -64,26 +73,84 @@ def split_batch(x: Any, num_devices: int) -> Any:
         ValueError: when ``B`` is not divisible by ``num_devices`` (naming both), or leaves
             disagree on ``B``.
     """
-    n = check_positive_int(num_devices, "num_devices")
+    n = check_int(num_devices, "num_devices", minimum=1)
     leaves = jax.tree.leaves(x)
     if not leaves:
-        raise ValueError("split_batch needs at least one array")
+        raise ValueError(f"x must hold at least one array [B, ...]; got {x!r}")
     sizes = {jnp.shape(a)[0] if jnp.ndim(a) else None for a in leaves}
     if len(sizes) != 1 or None in sizes:
-        raise ValueError(f"every batch leaf needs the same leading batch size; got {sizes}")
+        raise ValueError(
+            f"x must hold arrays [B, ...] with one shared batch size B; got leading sizes {sizes}"
+        )
     (size,) = sizes
     if size % n:
         raise ValueError(
-            f"the global batch size {size} is not divisible by the device count {n}; choose a "
+            f"x has a global batch of {size} rows, not divisible by num_devices {n}; choose a "
             f"batch size that is a multiple of {n}."
         )
     return jax.tree.map(lambda a: jnp.reshape(a, (n, size // n, *jnp.shape(a)[1:])), x)
 
 
+def shard_sampler(
+    sampler: Callable[[jax.Array, Any], jax.Array], num_devices: int, axis_name: str
+) -> Callable[[jax.Array, Any], jax.Array]:
+    """This device's share of a global batch sampler, for use inside a mapped step.
+
+    ``sampler(key, t)`` (e.g. :func:`jaxml.train.batch_sampler`'s) draws the global batch's
+    indices ``[B]``; on device ``k = lax.axis_index(axis_name)`` the returned sampler gives the
+    contiguous block ``[k * b, (k + 1) * b)`` with ``b = B // num_devices`` -- the row of
+    :func:`split_batch` of the global batch that device ``k`` holds. Every device draws the same
+    global indices (same key and step), so the devices together see the whole batch once.
+
+    Args:
+        sampler: ``sampler(key, step) -> int indices [B]``.
+        num_devices: ``K``, the size of the mapped axis; ``B`` must be divisible by it.
+        axis_name: the mapped axis (bound by ``pmap``/``shard_map``/``vmap`` at call time).
+
+    Returns:
+        ``local(key, step) -> indices [B // K]``; jit-safe.
+    """
+    check_callable(sampler, "sampler")
+    n = check_int(num_devices, "num_devices", minimum=1)
+    axis_name = check_axis_name(axis_name, allow_none=False)
+
+    def local(key: jax.Array, step: Any) -> jax.Array:
+        idx = sampler(key, step)
+        size = jnp.shape(idx)[0]
+        if size % n:
+            raise ValueError(
+                f"the sampler's global batch size {size} is not divisible by num_devices {n}"
+            )
+        b = size // n
+        return jax.lax.dynamic_slice_in_dim(idx, jax.lax.axis_index(axis_name) * b, b)
+
+    return local
+
+
 def replicate(tree: PyTree, num_devices: int) -> PyTree:
     """Stacks ``num_devices`` copies of every leaf: ``[...] -> [num_devices, ...]``."""
-    n = check_positive_int(num_devices, "num_devices")
+    n = check_int(num_devices, "num_devices", minimum=1)
+    _check_nonempty(tree, "tree")
     return jax.tree.map(lambda a: jnp.broadcast_to(a, (n, *jnp.shape(a))), tree)
+
+
+def _check_nonempty(tree: PyTree, name: str) -> None:
+    if not jax.tree.leaves(tree):
+        raise ValueError(f"{name} must hold at least one array; got {tree!r}")
+
+
+def _check_mesh(mesh: Any) -> str:
+    if not isinstance(mesh, Mesh):
+        raise TypeError(f"mesh must be a jax.sharding.Mesh (see device_mesh); got {mesh!r}")
+    if len(mesh.axis_names) != 1:
+        raise ValueError(f"mesh must be 1-D (one data axis), got axes {mesh.axis_names}")
+    return mesh.axis_names[0]
+
+
+def _check_argnums(argnums: Any, name: str = "broadcast_argnums") -> frozenset:
+    if isinstance(argnums, str | bytes) or not isinstance(argnums, Sequence | set | frozenset):
+        raise TypeError(f"{name} must be a sequence of argument positions; got {argnums!r}")
+    return frozenset(check_int(i, name, minimum=0) for i in argnums)
 
 
 def _check_stacked(args: Sequence[Any], n: int, names: Sequence[str] | None = None) -> None:
@@ -117,10 +184,15 @@ def pmap_driver(
         broadcast_argnums: positional arguments passed whole to every device (no leading device
             axis), e.g. the training set or the step index.
     """
+    check_callable(step, "step")
+    check_axis_name(axis_name, allow_none=False)
+    v.check_bool(donate_state, "donate_state")
+    broadcast = _check_argnums(broadcast_argnums)
+    if devices is not None and not all(isinstance(d, jax.Device) for d in devices):
+        raise TypeError(f"devices must be a sequence of jax.Device or None; got {devices!r}")
     donate = (0,) if donate_state else ()
     if not broadcast_argnums:
         return jax.pmap(step, axis_name=axis_name, devices=devices, donate_argnums=donate)
-    broadcast = frozenset(broadcast_argnums)
     compiled: dict[int, Callable[..., Any]] = {}
 
     def mapped(nargs: int) -> Callable[..., Any]:
@@ -163,12 +235,14 @@ def shard_map_driver(
     Raises:
         ValueError: a mesh that is not 1-D; at call time, a leaf without the leading device axis.
     """
-    if len(mesh.axis_names) != 1:
-        raise ValueError(f"mesh must be 1-D (one data axis), got axes {mesh.axis_names}")
-    (axis,) = mesh.axis_names
+    check_callable(step, "step")
+    axis = _check_mesh(mesh)
     n = mesh.size
-
-    broadcast = frozenset(broadcast_argnums)
+    broadcast = _check_argnums(broadcast_argnums)
+    if arg_names is not None and (
+        isinstance(arg_names, str) or not all(isinstance(a, str) for a in arg_names)
+    ):
+        raise TypeError(f"arg_names must be a sequence of str or None; got {arg_names!r}")
 
     def body(*args):
         args = [
@@ -196,7 +270,8 @@ def put_sharded(tree: PyTree, mesh: Mesh) -> PyTree:
     Works in a multi-process run too: every process passes the same global (host) arrays and
     only its own devices' rows are transferred (``jax.make_array_from_callback``).
     """
-    (axis,) = mesh.axis_names
+    axis = _check_mesh(mesh)
+    _check_nonempty(tree, "tree")
     sharding = NamedSharding(mesh, P(axis))
     _check_stacked([tree], mesh.size, ["tree"])
 
@@ -208,10 +283,18 @@ def put_sharded(tree: PyTree, mesh: Mesh) -> PyTree:
 
 
 def put_replicated(tree: PyTree, mesh: Mesh) -> PyTree:
-    """Places arrays whole on every device of the mesh (e.g. the training set), any process."""
+    """Places arrays whole on every device of the mesh (e.g. the training set), any process.
+
+    Typed PRNG key arrays are placed through their key data (the same keys on every device).
+    """
+    _check_mesh(mesh)
+    _check_nonempty(tree, "tree")
     sharding = NamedSharding(mesh, P())
 
     def put(a):
+        if hasattr(a, "dtype") and jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+            impl = jax.random.key_impl(a)
+            return jax.random.wrap_key_data(put(jax.random.key_data(a)), impl=impl)
         a = np.asarray(a)
         return jax.make_array_from_callback(a.shape, sharding, lambda idx: a[idx])
 
@@ -228,6 +311,12 @@ def addressable_rows(tree: PyTree) -> tuple[list[int], PyTree]:
     leaves, treedef = jax.tree.flatten(tree)
     if not leaves:
         return [], tree
+    for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+        if not np.shape(leaf):
+            where = jax.tree_util.keystr(path) or "(root)"
+            raise ValueError(
+                f"tree must hold stacked arrays [K, ...]; the leaf at {where} is a scalar"
+            )
     rows_of_leaf = []
     locals_ = []
     for leaf in leaves:

@@ -16,6 +16,8 @@ from typing import Any, NamedTuple
 
 import jax
 
+from jaxml._validation import check_str
+
 COLLECTIVE_OPCODES = (
     "all-reduce",
     "all-reduce-start",
@@ -172,6 +174,9 @@ def collective_dependence(hlo_text: str, out_tree: Any = None) -> CollectiveDepe
         ValueError: no entry computation, ``out_tree`` with a different number of leaves, or a
             cycle in the def-use graph or the call graph.
     """
+    check_str(hlo_text, "hlo_text")
+    if out_tree is not None and not jax.tree.leaves(out_tree):
+        raise ValueError("out_tree must hold at least one leaf (or be None)")
     entry, comps = _parse(hlo_text)
 
     def called(comp_name: str, ins: dict) -> list[str]:
@@ -196,6 +201,8 @@ def collective_dependence(hlo_text: str, out_tree: Any = None) -> CollectiveDepe
     }
     operands = {n: [r for r in ins["operands"] if r in instrs] for n, ins in instrs.items()}
 
+    if not comps[entry]["order"]:
+        raise ValueError("hlo_text has an ENTRY computation without instructions")
     root = comps[entry]["root"] or comps[entry]["order"][-1]
     if instrs[root]["opcode"] == "tuple":
         outputs = operands[root]

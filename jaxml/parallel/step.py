@@ -11,9 +11,11 @@ collectives over a named axis (``lax.pmean`` inside the optimizer, e.g. :func:`s
 from collections.abc import Callable
 from typing import Any
 
+import flax.linen as nn
 import jax
 import optax
 
+from jaxml import _validation as v
 from jaxml.models.classifier import TrainState, make_train_step
 from jaxml.parallel._checks import check_axis_name
 
@@ -46,9 +48,14 @@ def make_data_parallel_step(
     Returns:
         A pure, jit-safe per-device function.
     """
+    v.check_callable(apply_fn, "apply_fn")
+    if isinstance(apply_fn, nn.Module):
+        raise TypeError(
+            f"apply_fn must be apply_fn(params, x) -> logits, e.g. model.apply; got the module "
+            f"{type(apply_fn).__name__} itself"
+        )
+    v.check_optimizer(optimizer)
     axis_name = check_axis_name(axis_name)
-    if not isinstance(optimizer, optax.GradientTransformation):
-        raise TypeError(f"optimizer must be an optax.GradientTransformation, got {optimizer!r}")
 
     base_step = make_train_step(apply_fn, optimizer)  # the plain step; the all-reduce of the
     # gradients happens inside the optimizer (sync_sgd / dc_s3gd), so only metrics are averaged.

@@ -13,7 +13,8 @@ import jax
 import optax
 from jax.flatten_util import ravel_pytree
 
-from jaxml.parallel._checks import check_axis_name, check_learning_rate, check_momentum
+from jaxml import _validation as v
+from jaxml.parallel._checks import check_axis_name, check_learning_rate
 
 
 class MeanAcrossState(NamedTuple):
@@ -37,6 +38,7 @@ def mean_across(
             two are compared with the same communication pattern.
     """
     axis_name = check_axis_name(axis_name)
+    v.check_bool(flatten, "flatten")
 
     def init_fn(params):
         del params
@@ -75,7 +77,8 @@ def sync_sgd(
         ``-eta * m_t`` (the same on every worker).
     """
     check_learning_rate(learning_rate)
-    check_momentum(momentum)
+    v.check_scalar(momentum, "momentum", minimum=0.0, maximum=1.0, max_open=True)
+    v.check_bool(flatten, "flatten")
     return optax.chain(
         mean_across(axis_name, flatten=flatten), optax.sgd(learning_rate, momentum=momentum or None)
     )

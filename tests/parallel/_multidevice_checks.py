@@ -18,10 +18,13 @@ import numpy as np
 from jaxml.models import MLP, init_train_state
 from jaxml.parallel import (
     collective_dependence,
+    data_parallel_sweep,
     dc_s3gd,
     device_mesh,
+    init_sweep_state,
     make_data_parallel_step,
     pmap_driver,
+    put_replicated,
     put_sharded,
     replicate,
     shard_map_driver,
@@ -149,6 +152,40 @@ def drivers_and_overlap():
     return out
 
 
+def sweep_on_8_vs_1():
+    """jaxml.parallel.data_parallel_sweep of sync SGD (2 lrs x 2 seeds, 2 chunks of 3 steps) on
+    8 devices vs on 1: equal shards of the same global batch, so the same numbers up to float32
+    rounding of the gradient mean."""
+    model = MLP(hidden=(16,), num_outputs=3)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(64, 5)).astype(np.float32)
+    y = rng.integers(0, 3, size=64).astype(np.int32)
+    seeds, lrs = np.arange(2, dtype=np.int32), np.float32([0.1, 0.3])
+    keys = jax.vmap(jax.random.key)(seeds)
+    out = {}
+    for k in (1, K):
+        mesh = device_mesh(k, AXIS)
+        opt_fn = lambda lr: sync_sgd(lr, axis_name=AXIS)  # noqa: E731
+        chunk = jax.jit(
+            data_parallel_sweep(
+                model.apply, opt_fn, mesh, num_examples=64, global_batch=32, steps_per_call=3
+            )
+        )
+        init = lambda key: model.init(key, x[:1])  # noqa: E731
+        state = init_sweep_state(init, opt_fn(0.1), seeds, len(lrs), mesh)
+        inputs = put_replicated((x, y, keys, lrs), mesh)
+        losses = []
+        for c in range(2):
+            state, loss = chunk(state, *inputs, np.int32(c))
+            losses.append(np.asarray(loss[0]))
+        out[k] = (_flat(jax.tree.map(lambda a: np.asarray(a)[0], state.params)), np.stack(losses))
+    return {
+        "sweep_params_8_vs_1": float(np.abs(out[K][0] - out[1][0]).max()),
+        "sweep_losses_8_vs_1": float(np.abs(out[K][1] - out[1][1]).max()),
+        "sweep_moved": float(np.abs(out[1][1][0, 0] - out[1][1][-1, -1]).max()),
+    }
+
+
 def reference(out_dir: Path, steps: int):
     """The multi-process test's reference: the same worker code on 1 process x 4 devices."""
     with jax.enable_x64(True):
@@ -163,6 +200,7 @@ def main():
     steps = int(sys.argv[2]) if len(sys.argv) > 2 else 4
     assert jax.device_count() == K, jax.device_count()
     result = drivers_and_overlap()
+    result.update(sweep_on_8_vs_1())
     reference(out_dir, steps)
     print(json.dumps(result))
 

@@ -1,4 +1,4 @@
-"""Fixtures of the jaxml.parallel tests: float64, and the one 8-device subprocess."""
+"""Fixtures of the jaxml.parallel tests: the one 8-device subprocess (x64: tests/conftest.py)."""
 
 import json
 import os
@@ -6,17 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import jax
 import pytest
 
 MP_STEPS = 4  # steps of the multi-process comparison (reference and 2-process run)
-
-
-@pytest.fixture
-def x64():
-    """Runs the test with float64 enabled (restored afterwards)."""
-    with jax.enable_x64(True):
-        yield
 
 
 def device_env(num_devices: int) -> dict:

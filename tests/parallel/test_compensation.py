@@ -82,8 +82,14 @@ def test_compensation_lowers_error_of_stale_gradient_on_a_quadratic(x64):
     "kwargs,match",
     [
         ({"lam": -0.1}, "lam must be >= 0"),
-        ({"params": {"a": np.zeros((3, 4))}}, "params must have the pytree structure"),
-        ({"stale_params": {"a": np.zeros((3, 3)), "b": np.zeros(5)}}, "stale_params leaves"),
+        (
+            {"params": {"a": np.zeros((3, 4))}},
+            "params must have the same tree structure as stale_grads",
+        ),
+        (
+            {"stale_params": {"a": np.zeros((3, 3)), "b": np.zeros(5)}},
+            "stale_params must have the leaf shapes of stale_grads",
+        ),
         ({"lam": np.ones(2)}, "lam must be a scalar or a pytree"),
     ],
 )

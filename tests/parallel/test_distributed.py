@@ -45,8 +45,8 @@ def test_environment_helpers():
 @pytest.mark.parametrize(
     "args,kwargs,match",
     [
-        (("127.0.0.1:1", 0, 0), {}, "num_processes must be an integer >= 1"),
-        (("127.0.0.1:1", 2, 2), {}, r"process_id must be in \[0, 2\)"),
+        (("127.0.0.1:1", 0, 0), {}, "num_processes must be an int >= 1; got 0"),
+        (("127.0.0.1:1", 2, 2), {}, "process_id must be an int >= 0 and <= 1; got 2"),
         (("localhost", 2, 0), {}, "coordinator_address must be 'host:port'"),
         (("127.0.0.1:1", 2, 0), {"heartbeat_timeout_s": 0}, "heartbeat_timeout_s must be"),
     ],
@@ -57,9 +57,9 @@ def test_initialize_rejects_bad_arguments(args, kwargs, match):
 
 
 def test_cluster_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="num_processes must be an integer >= 1"):
+    with pytest.raises(ValueError, match="num_processes must be an int >= 1"):
         LocalCluster(WORKER, num_processes=0, devices_per_process=1)
-    with pytest.raises(ValueError, match="devices_per_process must be an integer >= 1"):
+    with pytest.raises(ValueError, match="devices_per_process must be an int >= 1"):
         LocalCluster(WORKER, num_processes=1, devices_per_process=0)
 
 

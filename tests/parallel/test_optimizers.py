@@ -203,28 +203,33 @@ def test_composes_with_optax_chain():
 
 
 @pytest.mark.parametrize(
-    "kwargs,match",
+    "kwargs,exc,match",
     [
-        ({"staleness": -1}, "staleness must be an integer >= 0"),
-        ({"staleness": 1.5}, "staleness must be an integer >= 0"),
-        ({"variant": "eager"}, "variant must be one of"),
-        ({"lam": -0.5}, "lam must be a float >= 0"),
-        ({"momentum": 1.0}, r"momentum must be a float in \[0, 1\)"),
-        ({"learning_rate": 0.0}, "learning_rate must be > 0"),
-        ({"mean_square_decay": 1.0}, "mean_square_decay must be None or in"),
+        ({"staleness": -1}, ValueError, "staleness must be an int >= 0; got -1"),
+        ({"staleness": 1.5}, TypeError, "staleness must be an int >= 0; got"),
+        ({"variant": "eager"}, ValueError, "variant must be one of"),
+        ({"lam": -0.5}, ValueError, "lam must be >= 0; got -0.5"),
+        ({"lam": "0.1"}, TypeError, "lam must be a real number"),
+        ({"momentum": 1.0}, ValueError, "momentum must be >= 0 and < 1; got 1"),
+        ({"learning_rate": 0.0}, ValueError, "learning_rate must be > 0"),
+        ({"learning_rate": float("nan")}, ValueError, "learning_rate must be finite"),
+        ({"mean_square_decay": 1.0}, ValueError, "mean_square_decay must be >= 0 and < 1"),
+        ({"eps": 0.0}, ValueError, "eps must be > 0"),
+        ({"flatten": "yes"}, TypeError, "flatten must be a bool"),
+        ({"axis_name": []}, ValueError, "axis_name must be a name or a non-empty tuple"),
     ],
 )
-def test_bad_arguments_are_named(kwargs, match):
+def test_bad_arguments_are_named(kwargs, exc, match):
     args = {"learning_rate": 0.1, "lam": 0.04}
     args.update(kwargs)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(exc, match=match):
         dc_s3gd(**args)
 
 
 def test_update_without_params_is_an_error():
     opt = dc_s3gd(0.1, 0.04)
     state = opt.init({"w": jnp.ones(2)})
-    with pytest.raises(ValueError, match="dc_s3gd needs params"):
+    with pytest.raises(ValueError, match="params is required: dc_s3gd needs params"):
         opt.update({"w": jnp.ones(2)}, state)
     with pytest.raises(ValueError, match="momentum must be"):
         sync_sgd(0.1, momentum=-0.1)

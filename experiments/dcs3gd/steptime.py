@@ -1,5 +1,7 @@
 """Step-time measurement shared by the scaling figure, its multi-process worker and the benchmark.
 
+The generic pieces (interleaved timing, the ratio's confidence interval) are jaxml.parallel.timing.
+
 One data-parallel training step of a small model on a fixed synthetic global batch (digits-like
 shapes: 8x8x1 images, 10 classes), jitted ``shard_map`` over a 1-D mesh, for synchronous SGD and
 DC-S3GD. Models are named by a spec: ``"cnn:32,64"`` (jaxml's SmallCNN with those channels) or
@@ -7,8 +9,6 @@ DC-S3GD. Models are named by a spec: ``"cnn:32,64"`` (jaxml's SmallCNN with thos
 Callers must have set ``XLA_FLAGS`` (simulated devices) before importing this module's JAX.
 """
 
-import statistics
-import time
 from typing import Any
 
 import jax
@@ -20,9 +20,11 @@ from jaxml.parallel import (
     dc_s3gd,
     make_data_parallel_step,
     put_sharded,
+    ratio_interval,
     shard_map_driver,
     split_batch,
     sync_sgd,
+    time_interleaved,
 )
 
 AXIS = "devices"
@@ -94,36 +96,6 @@ def compiled_facts(step_fn, state, x, y) -> dict[str, Any]:
     }
 
 
-def time_interleaved(
-    steps: dict[str, tuple], *, calls: int, repeats: int, warmup: int = 2
-) -> dict[str, dict[str, float]]:
-    """Times each ``step_fn`` chained ``calls`` times, the methods interleaved in every repeat.
-
-    Interleaving makes the ratio robust to the machine's load drifting during the measurement
-    (other jobs on a shared CPU). Returns per method the median and min seconds per step.
-    """
-    states = {}
-    for name, (fn, state, x, y) in steps.items():
-        for _ in range(warmup):
-            state, _ = fn(state, x, y)
-        jax.block_until_ready(state)
-        states[name] = state
-    samples: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(repeats):
-        for name, (fn, _, x, y) in steps.items():
-            state = states[name]
-            t0 = time.perf_counter()
-            for _ in range(calls):
-                state, _ = fn(state, x, y)
-            jax.block_until_ready(state)
-            samples[name].append((time.perf_counter() - t0) / calls)
-            states[name] = state
-    return {
-        name: {"median_s": statistics.median(v), "min_s": min(v), "samples_s": v}
-        for name, v in samples.items()
-    }
-
-
 def losses_from(step_fn, state, mesh, *, global_batch: int, num_steps: int) -> list[float]:
     """The global-batch loss of ``num_steps`` steps from ``state`` on fresh synthetic batches: a
     numerics check that a multi-process run computes what a single-process one does."""
@@ -158,9 +130,15 @@ def measure(
         out[m] = {"step_ms": 1e3 * times[m]["median_s"], "min_step_ms": 1e3 * times[m]["min_s"]}
         out[m].update(facts[m])
     # Headline: the median over repeats of the paired ratio (each DC-S3GD repeat runs right after
-    # a sync repeat), robust to load drift and to bursts from other jobs on a shared machine.
+    # a sync repeat) with its order-statistic 95 % interval (jaxml.parallel.ratio_interval).
     paired = np.asarray(times["dc"]["samples_s"]) / np.asarray(times["sync"]["samples_s"])
+    out["ratio_samples"] = paired.tolist()
     out["ratio_dc_over_sync"] = float(np.median(paired))
+    if len(paired) >= 6:
+        ci = ratio_interval(times["dc"]["samples_s"], times["sync"]["samples_s"], confidence=0.95)
+        out["ratio_ci"] = {"low": ci.low, "high": ci.high, "coverage": ci.coverage, "n": ci.n}
+    else:  # too few repeats for a 95 % interval: no interval, so no verdict can pass
+        out["ratio_ci"] = None
     out["ratio_dc_over_sync_medians"] = times["dc"]["median_s"] / times["sync"]["median_s"]
     # The fastest repeat is the least disturbed by other jobs.
     out["ratio_dc_over_sync_min"] = times["dc"]["min_s"] / times["sync"]["min_s"]
