@@ -1,6 +1,6 @@
 """Collapse vs sigma^2 (Lucas et al. 2019): tiny end-to-end run and the vmapped sweep step."""
 
-import dataclasses
+import os
 
 import numpy as np
 import pytest
@@ -66,7 +66,7 @@ def test_tiny_run_writes_metrics_figure_and_summary(tiny_run):
         assert 0.0 <= r["max_collapsed_during_training"] <= 1.0
     hist = metrics["history"]
     assert [h["step"] for h in hist] == list(range(0, config.num_steps + 1, config.eval_every))
-    assert f"collapsed_{config.num_configs - 1}" in hist[-1]
+    assert f"collapsed_{n_fixed + n_learned - 1}" in hist[-1]
 
     summary = cvs.summarize(on_disk)
     assert isinstance(summary, Summary)
@@ -83,11 +83,23 @@ def test_config_validation():
         make_config(cvs.Config, "tiny", learned_inits=(0.0,))
 
 
-def test_resumed_run_matches_straight_run(tiny_run, tmp_path):
-    """Batches and noise depend on the step index only: stop at 10, resume to 20 == straight 20."""
+class _Crash(Exception):
+    pass
+
+
+def _crash(code):
+    raise _Crash(code)
+
+
+def test_resumed_run_matches_straight_run(tiny_run, tmp_path, monkeypatch):
+    """Batches and noise depend on the step index only: killed at 10, resumed to 20 == straight."""
     config, straight, _ = tiny_run
     assert config.num_steps == 20 and config.checkpoint_every == 10
-    cvs.run(dataclasses.replace(config, num_steps=10), tmp_path / "resumed")
+    monkeypatch.setenv("JAXML_CRASH_AT_STEP", "10")
+    monkeypatch.setattr(os, "_exit", _crash)  # the harness "kills" the run after step 10
+    with pytest.raises(_Crash):
+        cvs.run(config, tmp_path / "resumed")
+    monkeypatch.delenv("JAXML_CRASH_AT_STEP")
     resumed = cvs.run(config, tmp_path / "resumed")
     assert straight["resumed_from_step"] == 0 and resumed["resumed_from_step"] == 10
     for key in ("fixed", "learned", "history"):
