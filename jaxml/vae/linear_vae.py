@@ -10,6 +10,10 @@ sigma^2 I)``; prior ``p(z) = N(0, I)``. With ``r = x - mu`` and ``m = V r`` the 
 Theorem 1 of the paper: every stationary point of this ELBO is one of pPCA's log-likelihood, and
 at the global optimum (``V = M^{-1} W^T``, ``D = sigma^2 / diag(M)``, ``M = W^T W + sigma^2 I``,
 W with orthogonal columns) the ELBO equals the log marginal likelihood.
+
+Every function checks ``params`` (a :class:`LinearVAEParams` whose shapes agree with the data) and
+the data at entry; NaN/inf in concrete inputs raises, while under ``jit``/``grad`` (the training
+hot path) the values are tracers and NaN passes through to the loss.
 """
 
 from typing import NamedTuple

@@ -3,6 +3,9 @@
 Model: ``z ~ N(0, I_k)``, ``x | z ~ N(W z + mu, sigma^2 I_d)``, so ``x ~ N(mu, C)`` with
 ``C = W W^T + sigma^2 I``. Section 2 of Lucas et al. (2019) builds its analysis of posterior
 collapse on this model: the linear VAE's ELBO has the same stationary points (Theorem 1).
+
+Inputs are checked at entry (:mod:`jaxml._validation`): shapes always, NaN/inf and ranges when the
+values are concrete. Under ``jit``/``grad``/``vmap`` they are tracers, and NaN passes through.
 """
 
 from typing import NamedTuple
