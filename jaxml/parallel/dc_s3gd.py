@@ -136,7 +136,10 @@ def dc_s3gd(
             ``False`` the buffers mirror the params' pytree.
 
     Returns:
-        An ``optax.GradientTransformation`` with state :class:`DCS3GDState`.
+        An ``optax.GradientTransformation`` with state :class:`DCS3GDState`. Its ``update`` runs
+        traced (inside jit/shard_map) and does not check values: a NaN gradient passes through
+        to the weights, and the training loop's NaN-loss check stops the run
+        (``experiments.harness.train_loop``).
 
     Raises:
         ValueError: ``staleness < 0``, unknown ``variant``, ``lam < 0``, ``momentum`` outside
