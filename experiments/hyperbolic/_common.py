@@ -1,4 +1,4 @@
-"""Helpers shared by the hyperbolic figure modules: cached embeddings, vmapped training."""
+"""Helpers shared by the hyperbolic figure modules: result caching, seed keys, seed statistics."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import jax
 import numpy as np
 
 from experiments.harness.io import write_atomic
-from jaxml.hyperbolic import make_poincare_trainer
+from jaxml.hyperbolic import align, precision_at_k
 
 
 def cache_key(**fields) -> str:
@@ -38,36 +38,18 @@ def save_cached(workdir: Path, name: str, key: str, **arrays) -> None:
     write_atomic(path, lambda f: np.savez(f, _key=np.asarray(key), **arrays), binary=True)
 
 
-def train_embeddings(edges, num_nodes: int, dim: int, seeds, num_epochs: int, **trainer_kwargs):
-    """Trains one embedding per seed in a single vmapped, jitted program.
+def seed_keys(seeds) -> jax.Array:
+    """A batch ``[S]`` of PRNG keys, ``jax.random.key(seed)`` per seed (for
+    ``jaxml.hyperbolic.train_poincare_embeddings``, which trains one run per key together)."""
+    return jax.vmap(jax.random.key)(np.asarray(list(seeds), np.uint32))
 
-    Independent runs of one hierarchy share shapes, so ``vmap`` over their states trains them
-    together (one compile, one loop).
 
-    Returns:
-        ``(embeddings [len(seeds), n, d], final losses [len(seeds)], relations/s, seconds)``
-        where relations/s counts every run's relations (after the first, compiling, epoch).
-    """
-    init, epoch = make_poincare_trainer(edges, num_nodes, dim, **trainer_kwargs)
-    keys = jax.vmap(jax.random.key)(np.asarray(seeds, np.uint32))
-    init_keys, train_keys = jax.vmap(jax.random.split, out_axes=1)(keys)
-    states = jax.vmap(init)(init_keys)
-    step = jax.jit(jax.vmap(epoch), donate_argnums=0)
-    first = rest = 0.0
-    losses = None
-    for e in range(num_epochs):
-        t0 = time.perf_counter()
-        states, losses = step(states, jax.vmap(lambda k, e=e: jax.random.fold_in(k, e))(train_keys))
-        losses = np.asarray(losses)
-        if not np.all(np.isfinite(losses)):
-            raise FloatingPointError(f"Poincare-embedding loss became {losses} at epoch {e}")
-        if e == 0:
-            first = time.perf_counter() - t0
-        else:
-            rest += time.perf_counter() - t0
-    m = len(edges) * len(seeds)
-    rate = m * (num_epochs - 1) / rest if num_epochs > 1 else m / first
-    return np.asarray(states.params), losses, float(rate), first + rest
+def align_precision(x, y, truth, method: str, seed: int, **align_kwargs) -> dict:
+    """``{"p_at_1", "p_at_10", "seconds"}`` of ``align(x, y, method, key=key(seed), ...)``."""
+    t0 = time.perf_counter()
+    res = align(x, y, method, key=jax.random.key(seed), **align_kwargs)
+    out = {f"p_at_{k}": float(precision_at_k(res.log_plan, truth, k)) for k in (1, 10)}
+    return {**out, "seconds": time.perf_counter() - t0}
 
 
 def seed_stats(values) -> dict:

@@ -22,8 +22,8 @@ import numpy as np
 
 from experiments.harness import Summary, experiment_main, write_outputs
 from experiments.harness.plotting import plt, save_figure
-from experiments.hyperbolic._common import cache_key, load_cached, save_cached, train_embeddings
-from jaxml.hyperbolic import reconstruction_metrics, wordnet_hierarchy
+from experiments.hyperbolic._common import cache_key, load_cached, save_cached, seed_keys
+from jaxml.hyperbolic import reconstruction_metrics, train_poincare_embeddings, wordnet_hierarchy
 
 PAPER = (
     "Nickel & Kiela 2017, Poincare Embeddings (Table 1, WordNet mammals reconstruction), the "
@@ -96,22 +96,23 @@ def run(config: Config, workdir: Path) -> dict:
         key = cache_key(config=dataclasses.asdict(config), dim=dim)
         cached = load_cached(workdir, f"dim{dim}", key)
         if cached is None:
-            emb, losses, rate, seconds = train_embeddings(
+            emb, losses, rate, seconds = train_poincare_embeddings(
                 h.edges,
                 h.num_nodes,
                 dim,
-                [config.seed],
-                config.num_epochs,
+                seed_keys([config.seed]),
+                num_epochs=config.num_epochs,
+                return_info=True,
                 learning_rate=config.learning_rate,
                 num_negatives=config.num_negatives,
                 batch_size=config.batch_size,
                 burn_in_epochs=config.burn_in_epochs,
             )
-            emb = emb[0]
+            emb = np.asarray(emb[0])
             rec = reconstruction_metrics(emb, h.edges)
             cached = dict(
                 embeddings=emb,
-                loss=losses[0],
+                loss=losses[-1, 0],
                 rate=rate,
                 seconds=seconds,
                 mean_rank=float(rec.mean_rank),

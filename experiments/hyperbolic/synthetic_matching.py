@@ -44,21 +44,23 @@ from experiments.harness import Summary, experiment_main, write_outputs
 from experiments.harness.loop import progress_enabled
 from experiments.harness.plotting import plt, save_figure
 from experiments.hyperbolic._common import (
+    align_precision,
     cache_key,
     format_stats,
     load_cached,
     save_cached,
+    seed_keys,
     seed_stats,
-    train_embeddings,
 )
 from jaxml.hyperbolic import (
     METHODS,
-    align,
     apply_isometry,
+    fit_isometry,
+    noisy_isometric_copy,
     precision_at_k,
-    random_isometry,
     reconstruction_metrics,
     synthetic_hierarchy,
+    train_poincare_embeddings,
     tree_orbit_sizes,
     true_match_from_permutation,
 )
@@ -136,49 +138,16 @@ class Config:
             raise ValueError(f"translation_norm must be in [0, 1), got {self.translation_norm}")
 
 
-def _moved_copy(x, seed, translation_norm, noise):
-    """``g(x)`` for a random isometry ``g``, then ``exp_{g(x)}(noise * xi / lambda)``."""
-    k_iso, k_noise = jax.random.split(jax.random.key(10_000 + seed))
-    iso = random_isometry(k_iso, x.shape[1], translation_norm)
-    moved = np.asarray(apply_isometry(iso, x))
-    xi = noise * np.asarray(jax.random.normal(k_noise, moved.shape))
-    lam = np.asarray(P.conformal_factor(moved))[:, None]
-    return np.asarray(P.project(P.expmap(moved, xi / lam), 1e-5))
-
-
 def _oracle_isometry(x, y, truth):
-    """P@1 / P@10 of the isometry fitted WITH the true pairs (a supervised upper bound for
-    isometry-based matching): centroids to 0, then tangent Procrustes on the true pairs."""
-    x0 = np.asarray(P.mobius_add(-P.centroid(x), x))
-    y0 = np.asarray(P.mobius_add(-P.centroid(y), y))
-    lx, ly = np.asarray(P.logmap0(x0)), np.asarray(P.logmap0(y0[truth]))
-    u, _, vt = np.linalg.svd(ly.T @ lx)
-    scores = -np.asarray(P.pairwise_distance(x0 @ (u @ vt).T, y0))
-    return {
-        "p_at_1": float(precision_at_k(scores, truth, 1)),
-        "p_at_10": float(precision_at_k(scores, truth, 10)),
-    }
+    """P@1 / P@10 of the isometry fitted WITH the true pairs, then nearest neighbours."""
+    scores = -P.pairwise_distance(apply_isometry(fit_isometry(x, y[truth]), x), y)
+    return {f"p_at_{k}": float(precision_at_k(scores, truth, k)) for k in (1, 10)}
 
 
 def _match(x, y, truth, config, seed):
+    kwargs = {k: getattr(config, k) for k in ("num_restarts", "num_iters", "gw_iterations")}
     out = {"oracle_isometry": _oracle_isometry(x, y, truth)}
-    for method in METHODS:
-        t0 = time.perf_counter()
-        res = align(
-            x,
-            y,
-            method,
-            key=jax.random.key(seed),
-            num_restarts=config.num_restarts,
-            num_iters=config.num_iters,
-            gw_iterations=config.gw_iterations,
-        )
-        out[method] = {
-            "p_at_1": float(precision_at_k(res.log_plan, truth, 1)),
-            "p_at_10": float(precision_at_k(res.log_plan, truth, 10)),
-            "seconds": time.perf_counter() - t0,
-        }
-    return out
+    return out | {m: align_precision(x, y, truth, m, seed, **kwargs) for m in METHODS}
 
 
 def run(config: Config, workdir: Path) -> dict:
@@ -194,14 +163,16 @@ def run(config: Config, workdir: Path) -> dict:
             rows.append(json.loads(str(cached["row"])))
             continue
         tree = synthetic_hierarchy(seed, num_nodes=n)
-        emb, _, rate, _ = train_embeddings(
+        emb, _, rate, _ = train_poincare_embeddings(
             tree.edges,
             n,
             config.dim,
-            [2 * seed, 2 * seed + 1],
-            config.num_epochs,
+            seed_keys([2 * seed, 2 * seed + 1]),
+            num_epochs=config.num_epochs,
             burn_in_epochs=config.burn_in_epochs,
+            return_info=True,
         )
+        emb = np.asarray(emb)
         rec = reconstruction_metrics(emb[0], tree.edges)
         perm = np.random.default_rng(seed).permutation(n)
         truth = true_match_from_permutation(perm)
@@ -214,11 +185,11 @@ def run(config: Config, workdir: Path) -> dict:
             "orbit_bound": float(np.mean(1.0 / tree_orbit_sizes(tree.parent_edges, n))),
         }
         for setting in SETTINGS:
-            other = (
-                _moved_copy(emb[0], seed, config.translation_norm, config.noise)
-                if setting == "isometry"
-                else emb[1]
-            )
+            other = emb[1]
+            if setting == "isometry":
+                iso_key = jax.random.key(10_000 + seed)
+                other = noisy_isometric_copy(iso_key, emb[0], config.translation_norm, config.noise)
+            other = np.asarray(other)
             y = np.empty_like(other)
             y[perm] = other  # node i of x is node perm[i] of y
             row[setting] = _match(emb[0], y, truth, config, seed)
@@ -264,34 +235,13 @@ def _plot(config, table, path):
             means = np.array([st["mean"] for st in stats])
             yerr = [means - [st["min"] for st in stats], [st["max"] for st in stats] - means]
             vals10 = [np.mean(table[f"{setting}/n={n}/{method}"]["p_at_10"]) for n in sizes]
-            ax.bar(
-                pos + (k - 1) * width,
-                means,
-                width,
-                yerr=yerr,
-                color=f"C{k}",
-                label=f"{LABEL[method]} P@1",
-                capsize=3,
-            )
-            ax.scatter(
-                pos + (k - 1) * width,
-                vals10,
-                marker="_",
-                s=200,
-                color="k",
-                zorder=3,
-                label="P@10" if k == 0 else None,
-            )
+            at, bar_style = pos + (k - 1) * width, dict(color=f"C{k}", capsize=3)
+            ax.bar(at, means, width, yerr=yerr, label=f"{LABEL[method]} P@1", **bar_style)
+            tick_style = dict(marker="_", s=200, color="k", zorder=3)
+            ax.scatter(at, vals10, label="P@10" if k == 0 else None, **tick_style)
         oracle = [np.mean(table[f"{setting}/n={n}/oracle_isometry"]["p_at_1"]) for n in sizes]
-        ax.plot(
-            pos,
-            oracle,
-            "--",
-            color="C4",
-            marker="D",
-            ms=4,
-            label="isometry fitted on the true pairs + NN, P@1",
-        )
+        oracle_label = "isometry fitted on the true pairs + NN, P@1"
+        ax.plot(pos, oracle, "--", color="C4", marker="D", ms=4, label=oracle_label)
         if setting == "independent":
             bound = [np.mean(table[f"{setting}/n={n}/orbit_bound"]) for n in sizes]
             ax.plot(pos, bound, "k:", marker="o", ms=4, label="automorphism bound on P@1")
@@ -301,12 +251,8 @@ def _plot(config, table, path):
             if setting == "isometry"
             else "two independent embeddings of the tree"
         )
-        ax.set(
-            title=title,
-            ylim=(0, 1.3),
-            yticks=np.linspace(0, 1, 6),
-            ylabel="precision (mean over seeds)",
-        )
+        ylabel = "precision (mean over seeds)"
+        ax.set(title=title, ylim=(0, 1.3), yticks=np.linspace(0, 1, 6), ylabel=ylabel)
         ax.legend(fontsize=7, loc="upper center", ncol=3)
     fig.suptitle(
         f"random recursive trees, d = {config.dim}, {len(config.seeds)} seeds; "

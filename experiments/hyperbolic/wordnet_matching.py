@@ -24,27 +24,26 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
-import jax
 import numpy as np
 
 from experiments.harness import Summary, experiment_main, write_outputs
 from experiments.harness.plotting import plt, save_figure
 from experiments.hyperbolic._common import (
+    align_precision,
     cache_key,
     format_stats,
     load_cached,
     save_cached,
+    seed_keys,
     seed_stats,
-    train_embeddings,
 )
 from jaxml.hyperbolic import (
     METHODS,
-    align,
     match_by_lemmas,
     permute_hierarchy,
-    precision_at_k,
     reconstruction_metrics,
     remove_edges,
+    train_poincare_embeddings,
     wordnet_hierarchy,
 )
 
@@ -124,14 +123,16 @@ def _embed(workdir, config, h, name, seeds):
     )
     cached = load_cached(workdir, name, key)
     if cached is None:
-        emb, _, rate, seconds = train_embeddings(
+        emb, _, rate, seconds = train_poincare_embeddings(
             h.edges,
             h.num_nodes,
             config.dim,
-            list(seeds),
-            config.num_epochs,
+            seed_keys(seeds),
+            num_epochs=config.num_epochs,
             burn_in_epochs=config.burn_in_epochs,
+            return_info=True,
         )
+        emb = np.asarray(emb)
         recs = [reconstruction_metrics(e, h.edges) for e in emb]
         cached = dict(
             emb=emb,
@@ -167,24 +168,17 @@ def run(config: Config, workdir: Path) -> dict:
         key = cache_key(config=dataclasses.asdict(config), tag=tag)
         cached = load_cached(workdir, f"match_{tag}", key)
         if cached is None:
+            kwargs = {
+                k: getattr(config, k)
+                for k in ("num_restarts", "num_iters", "restart_subsample", "gw_iterations")
+            }
             row = {"embedding": info}
             for method in METHODS:
-                row[method] = {"p_at_1": [], "p_at_10": [], "seconds": []}
-                for i, seed in enumerate(config.seeds):
-                    t1 = time.perf_counter()
-                    res = align(
-                        xs[i],
-                        ys[i],
-                        method,
-                        key=jax.random.key(seed),
-                        num_restarts=config.num_restarts,
-                        num_iters=config.num_iters,
-                        restart_subsample=config.restart_subsample,
-                        gw_iterations=config.gw_iterations,
-                    )
-                    row[method]["p_at_1"].append(float(precision_at_k(res.log_plan, truth, 1)))
-                    row[method]["p_at_10"].append(float(precision_at_k(res.log_plan, truth, 10)))
-                    row[method]["seconds"].append(time.perf_counter() - t1)
+                runs = [
+                    align_precision(xs[i], ys[i], truth, method, seed, **kwargs)
+                    for i, seed in enumerate(config.seeds)
+                ]
+                row[method] = {k: [r[k] for r in runs] for k in ("p_at_1", "p_at_10", "seconds")}
             save_cached(workdir, f"match_{tag}", key, row=np.asarray(json.dumps(row)))
         else:
             row = json.loads(str(cached["row"]))

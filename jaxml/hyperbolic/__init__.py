@@ -8,13 +8,24 @@ NeurIPS 2017) and gyrovector operations (Ganea et al., NeurIPS 2018).
 * :class:`PoincareCost`: an ott-jax ``CostFn``.
 * :func:`riemannian_sgd`, :func:`make_poincare_trainer`, :func:`train_poincare_embeddings`,
   :func:`reconstruction_metrics`: Poincare embeddings.
-* :func:`align`: hyperbolic OT, Euclidean Wasserstein-Procrustes, Gromov-Wasserstein.
+* :func:`align`: hyperbolic OT, Euclidean Wasserstein-Procrustes, Gromov-Wasserstein (an eager
+  driver over the pure, jit/vmap-able :class:`RegistrationSolver` on an :class:`AlignmentProblem`).
 * :func:`precision_at_k`, :func:`match_by_lemmas`, ...: evaluation and ground truth.
 * :func:`synthetic_hierarchy`, :func:`wordnet_hierarchy`, ...: hierarchy sources.
 """
 
 from jaxml.hyperbolic import poincare
-from jaxml.hyperbolic.alignment import METHODS, AlignmentResult, EuclideanMap, align, apply_map
+from jaxml.hyperbolic.alignment import (
+    METHODS,
+    AlignmentProblem,
+    AlignmentResult,
+    EuclideanMap,
+    RegistrationSolver,
+    RegistrationState,
+    align,
+    apply_map,
+    pairwise_cost,
+)
 from jaxml.hyperbolic.cost import PoincareCost
 from jaxml.hyperbolic.embeddings import (
     NEGATIVE_MODES,
@@ -36,8 +47,10 @@ from jaxml.hyperbolic.isometry import (
     Isometry,
     apply_isometry,
     compose_isometries,
+    fit_isometry,
     identity_isometry,
     invert_isometry,
+    noisy_isometric_copy,
     random_isometry,
     random_rotation,
 )
@@ -53,6 +66,7 @@ from jaxml.hyperbolic.rsgd import RiemannianSGDState, riemannian_sgd
 __all__ = [
     "METHODS",
     "NEGATIVE_MODES",
+    "AlignmentProblem",
     "AlignmentResult",
     "EuclideanMap",
     "HierarchyData",
@@ -60,17 +74,22 @@ __all__ = [
     "PoincareCost",
     "PoincareTrainState",
     "ReconstructionMetrics",
+    "RegistrationSolver",
+    "RegistrationState",
     "RiemannianSGDState",
     "TrainingResult",
     "align",
     "apply_isometry",
     "apply_map",
     "compose_isometries",
+    "fit_isometry",
     "identity_isometry",
     "invert_isometry",
     "make_poincare_trainer",
     "match_by_keys",
     "match_by_lemmas",
+    "noisy_isometric_copy",
+    "pairwise_cost",
     "permute_hierarchy",
     "poincare",
     "poincare_embedding_loss",

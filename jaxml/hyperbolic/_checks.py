@@ -1,28 +1,28 @@
-"""Input validation shared by the hyperbolic modules (raised from Python, before tracing)."""
+"""Ball-specific input checks of jaxml.hyperbolic, built on :mod:`jaxml._validation`.
+
+Generic checks (ints, scalars, arrays, keys) come from ``jaxml._validation``; only what knows the
+Poincare ball lives here: the curvature, points inside the ball of radius ``1/sqrt(c)``, point sets
+and matching coordinate dimensions.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from jax import core
+
+from jaxml._validation import check_array, check_positive, is_concrete
 
 
-def is_concrete(x) -> bool:
-    """True when ``x`` has a value now (not a tracer inside jit/grad/vmap)."""
-    return not isinstance(x, core.Tracer)
-
-
-def check_curvature(c) -> None:
-    """``c`` must be a scalar; when concrete, finite and > 0."""
-    if np.ndim(c) != 0:
-        raise ValueError(f"c (the curvature magnitude) must be a scalar; got shape {np.shape(c)}")
-    if is_concrete(c):
-        value = float(np.asarray(c))
-        if not (np.isfinite(value) and value > 0):
-            raise ValueError(f"c (the curvature magnitude) must be finite and > 0; got {value}")
+def check_curvature(c, name: str = "c") -> float | object:
+    """``c`` (the curvature magnitude) must be a real scalar; when concrete, finite and > 0."""
+    try:
+        return check_positive(c, name)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{e} ({name} is the curvature magnitude of the ball)") from None
 
 
 def check_points(x, name: str, c=1.0, *, min_ndim: int = 1) -> tuple[int, ...]:
-    """Checks that ``x`` is a ``[..., d]`` array of points in the open ball of radius 1/sqrt(c).
+    """Checks that ``x`` is a float ``[..., d]`` array of points in the open ball of radius
+    ``1/sqrt(c)``.
 
     The value checks (finite, ``|x| < 1/sqrt(c)``) run only when ``x`` and ``c`` are concrete;
     under ``jit``/``vmap`` the geometry clamps instead (see :mod:`jaxml.hyperbolic.poincare`).
@@ -30,15 +30,11 @@ def check_points(x, name: str, c=1.0, *, min_ndim: int = 1) -> tuple[int, ...]:
     Returns:
         The shape of ``x``.
     """
-    shape = np.shape(x)
-    if len(shape) < min_ndim:
-        raise ValueError(f"{name} must have at least {min_ndim} dimension(s) [..., d]; got {shape}")
+    shape = check_array(x, name, min_ndim=min_ndim, dtype="real")
     if len(shape) >= 1 and shape[-1] < 1:
         raise ValueError(f"{name} must have a last (coordinate) axis of size d >= 1; got {shape}")
-    if is_concrete(x) and is_concrete(c) and np.size(x) > 0:
+    if is_concrete(x, c) and np.size(x) > 0:
         values = np.asarray(x, dtype=np.float64)
-        if not np.all(np.isfinite(values)):
-            raise ValueError(f"{name} contains NaN or inf values")
         radius = 1.0 / np.sqrt(float(np.asarray(c)))
         norms = np.sqrt(np.sum(values * values, axis=-1))
         outside = norms >= radius
@@ -63,9 +59,7 @@ def check_same_dim(x, y, xname: str, yname: str) -> None:
 
 def check_point_set(x, name: str, c=1.0) -> tuple[int, int]:
     """A non-empty ``[n, d]`` set of points inside the ball; returns ``(n, d)``."""
-    shape = np.shape(x)
-    if len(shape) != 2:
-        raise ValueError(f"{name} must be a 2-D array [n, d] of points; got shape {shape}")
+    shape = check_array(x, name, ndim=2, dtype="real")
     n, d = shape
     if n < 1:
         raise ValueError(f"{name} is empty (shape {shape}); it needs at least one point")
@@ -73,28 +67,3 @@ def check_point_set(x, name: str, c=1.0) -> tuple[int, int]:
         raise ValueError(f"{name} must have d >= 1 coordinates; got shape {shape}")
     check_points(x, name, c)
     return int(n), int(d)
-
-
-def check_int(value, name: str, *, minimum: int) -> int:
-    """A Python/NumPy integer (not bool) >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an int; got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}; got {value}")
-    return int(value)
-
-
-def check_float(value, name: str, *, positive: bool = True, below: float | None = None) -> float:
-    """A concrete finite float, > 0 if ``positive`` (>= 0 otherwise), and < ``below`` if given."""
-    if np.ndim(value) != 0:
-        raise ValueError(f"{name} must be a scalar; got shape {np.shape(value)}")
-    v = float(np.asarray(value))
-    ok = np.isfinite(v) and (v > 0 if positive else v >= 0)
-    if below is not None:
-        ok = ok and v < below
-    if not ok:
-        rng = "> 0" if positive else ">= 0"
-        if below is not None:
-            rng += f" and < {below}"
-        raise ValueError(f"{name} must be finite and {rng}; got {v}")
-    return v

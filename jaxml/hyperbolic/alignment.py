@@ -45,6 +45,7 @@ precision@k), the fitted map (an :class:`~jaxml.hyperbolic.isometry.Isometry`, a
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import NamedTuple
 
@@ -52,23 +53,35 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
-from ott.geometry import geometry
+from ott.geometry import costs, geometry
 from ott.problems.linear import linear_problem
 from ott.problems.quadratic import quadratic_problem
 from ott.solvers.linear import sinkhorn
 from ott.solvers.quadratic import gromov_wasserstein
 
+from jaxml._validation import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_key,
+    check_positive,
+    check_scalar,
+)
 from jaxml.hyperbolic import poincare
-from jaxml.hyperbolic._checks import check_curvature, check_float, check_int, check_point_set
+from jaxml.hyperbolic._checks import check_curvature, check_point_set
 from jaxml.hyperbolic.cost import PoincareCost
 from jaxml.hyperbolic.isometry import Isometry, apply_isometry, compose_isometries
 
 __all__ = [
     "METHODS",
+    "AlignmentProblem",
     "AlignmentResult",
     "EuclideanMap",
+    "RegistrationSolver",
+    "RegistrationState",
     "align",
     "apply_map",
+    "pairwise_cost",
 ]
 
 METHODS = ("hyperbolic_ot", "euclidean_procrustes", "gromov_wasserstein")
@@ -133,7 +146,68 @@ def apply_map(mapping: Isometry | EuclideanMap, x: ArrayLike, c: float = 1.0) ->
 
 
 # ----------------------------------------------------------------------------------------------
-# Shared pieces.
+# The problem, the cost's geometry and the registration solver.
+
+
+class AlignmentProblem(NamedTuple):
+    """Two point clouds and the cost that compares them (an ott-style problem, a pytree).
+
+    The cost decides the registration map: :class:`~jaxml.hyperbolic.cost.PoincareCost` fits a
+    ball isometry (rotation + Mobius translation, hyperbolic OT), ott's
+    ``costs.SqEuclidean()`` fits an orthogonal map in ambient coordinates (Wasserstein-Procrustes).
+
+    Attributes:
+        x: ``[n, d]`` source points.
+        y: ``[m, d]`` target points.
+        cost_fn: a ``PoincareCost`` or ``ott.geometry.costs.SqEuclidean``.
+    """
+
+    x: jax.Array
+    y: jax.Array
+    cost_fn: costs.CostFn
+
+
+def _is_hyperbolic(cost_fn: costs.CostFn) -> bool:
+    """The registration map that ``cost_fn`` calls for (the only place the two are told apart)."""
+    if isinstance(cost_fn, PoincareCost):
+        return True
+    if isinstance(cost_fn, costs.SqEuclidean):
+        return False
+    raise TypeError(
+        "cost_fn must be a jaxml.hyperbolic.PoincareCost or ott.geometry.costs.SqEuclidean; got "
+        f"{type(cost_fn).__name__}"
+    )
+
+
+def _curvature(cost_fn: costs.CostFn) -> float:
+    return cost_fn.c if _is_hyperbolic(cost_fn) else 1.0
+
+
+def pairwise_cost(cost_fn: costs.CostFn, x: jax.Array, y: jax.Array) -> jax.Array:
+    """``[n, m]`` costs ``C_ij = cost_fn(x_i, y_j)`` (the squared Euclidean one as ``|x - y|^2``).
+
+    Args:
+        cost_fn: a ``PoincareCost`` or ``ott.geometry.costs.SqEuclidean``.
+        x: ``[n, d]``.
+        y: ``[m, d]``.
+    """
+    if _is_hyperbolic(cost_fn):
+        return cost_fn.all_pairs(x, y)
+    diff = x[:, None, :] - y[None, :, :]
+    return jnp.sum(diff * diff, axis=-1)
+
+
+def _tangent(cost_fn, p):
+    """Coordinates in which the rotation is fitted: ``log_0`` (hyperbolic) or ambient."""
+    return poincare.logmap0(p, cost_fn.c) if _is_hyperbolic(cost_fn) else p
+
+
+def _map_points(cost_fn, w, u, x):
+    """``exp_0(u) (+) W x`` (hyperbolic) or ``W x`` (Euclidean)."""
+    rotated = x @ w.T
+    if _is_hyperbolic(cost_fn):
+        return poincare.mobius_add(poincare.expmap0(u, cost_fn.c), rotated, cost_fn.c)
+    return rotated
 
 
 def _polar(m: jax.Array) -> jax.Array:
@@ -179,45 +253,6 @@ def _initial_rotations(
     return jnp.stack(inits)
 
 
-class _LoopConfig(NamedTuple):
-    """Static settings of the alternation (hashable, for jit)."""
-
-    hyperbolic: bool
-    c: float
-    power: float
-    translation_steps: int
-    sinkhorn_threshold: float
-    sinkhorn_max_iterations: int
-
-
-def _cost_matrix(fx: jax.Array, y: jax.Array, cfg: _LoopConfig) -> jax.Array:
-    if cfg.hyperbolic:
-        return PoincareCost(cfg.c, cfg.power).all_pairs(fx, y)
-    diff = fx[:, None, :] - y[None, :, :]
-    return jnp.sum(diff * diff, axis=-1)
-
-
-def _map_points(w: jax.Array, u: jax.Array, x: jax.Array, cfg: _LoopConfig) -> jax.Array:
-    rotated = x @ w.T
-    if cfg.hyperbolic:
-        return poincare.mobius_add(poincare.expmap0(u, cfg.c), rotated, cfg.c)
-    return rotated
-
-
-def _solve(cost, eps, init, cfg: _LoopConfig):
-    geom = geometry.Geometry(cost_matrix=cost, epsilon=eps)
-    solver = sinkhorn.Sinkhorn(
-        threshold=cfg.sinkhorn_threshold,
-        max_iterations=cfg.sinkhorn_max_iterations,
-        implicit_diff=None,
-    )
-    return solver(linear_problem.LinearProblem(geom), init=init)
-
-
-# Step lengths (in the tangent space at 0) tried by the translation line search, and 0.
-_TRANSLATION_STEPS = np.concatenate([[0.0], 0.5 ** np.arange(1, 16)]).astype(np.float32)
-
-
 def _barycentric_targets(plan: jax.Array, y_hyperboloid: jax.Array, c: float) -> jax.Array:
     """``[n, d]``: per row, the Lorentzian centroid of ``y`` weighted by the plan's row."""
     s = plan @ y_hyperboloid  # [n, d + 1]
@@ -226,108 +261,272 @@ def _barycentric_targets(plan: jax.Array, y_hyperboloid: jax.Array, c: float) ->
     return poincare.from_hyperboloid(s, c)
 
 
-def _alternate(w0, u0, x, y, lx, eps_schedule, cfg: _LoopConfig):
-    """One restart: scan over epsilons of (Sinkhorn, W step, translation step).
+# Step lengths (in the tangent space at 0) tried by the translation line search, and 0.
+_TRANSLATION_STEPS = np.concatenate([[0.0], 0.5 ** np.arange(1, 16)]).astype(np.float32)
 
-    Returns the map ``(w, u)`` of the last Sinkhorn solve with that solve's potentials
-    ``(f, g)`` (so that the map and the plan agree; the map update after the last solve is
-    dropped) and the transport cost of every solve.
 
-    The W step is the closed-form tangent-space Procrustes solution, kept only if it lowers
-    ``<P, C>``. The translation steps fit ``a`` to the plan's barycentric targets
-    ``t_i`` (``min_u sum_i d(a (+) W x_i, t_i)^p``, an ``O(n d)`` surrogate of ``<P, C>``): each
-    moves ``u`` along ``-grad`` by the best of a geometric grid of lengths, 0 included, so it
-    never increases the surrogate.
+class RegistrationState(NamedTuple):
+    """State of :class:`RegistrationSolver` (one restart).
+
+    Attributes:
+        rotation: ``[d, d]`` the current orthogonal ``W``.
+        translation: ``[d]`` the current ``u`` (the Mobius translation is ``a = exp_0(u)``;
+            stays 0 for the squared Euclidean cost).
+        f: ``[n]`` dual potential of the last Sinkhorn solve (warm start of the next one).
+        g: ``[m]``.
+        solved_rotation: ``[d, d]`` the ``W`` the last solve's cost was built from, so that the
+            map and the plan ``(f, g)`` agree.
+        solved_translation: ``[d]`` the ``u`` of the last solve.
+        cost: transport cost ``<P, C>`` of the last solve (``inf`` before the first).
+        iteration: int32, the number of updates done.
     """
-    n, m = x.shape[0], y.shape[0]
-    f0 = jnp.zeros((n,), x.dtype)
-    g0 = jnp.zeros((m,), x.dtype)
-    lengths = jnp.asarray(_TRANSLATION_STEPS, x.dtype)
-    y_hyp = poincare.to_hyperboloid(y, cfg.c) if cfg.hyperbolic else None
 
-    def transport_loss(u, w, plan):
-        return jnp.sum(plan * _cost_matrix(_map_points(w, u, x, cfg), y, cfg))
+    rotation: jax.Array
+    translation: jax.Array
+    f: jax.Array
+    g: jax.Array
+    solved_rotation: jax.Array
+    solved_translation: jax.Array
+    cost: jax.Array
+    iteration: jax.Array
 
-    def target_loss(u, w, targets):
-        d = poincare.distance(_map_points(w, u, x, cfg), targets, cfg.c)
-        return jnp.sum(d**cfg.power)
 
-    target_grad = jax.grad(target_loss)
-    losses_along = jax.vmap(target_loss, in_axes=(0, None, None))
+@dataclasses.dataclass(frozen=True)
+class RegistrationSolver:
+    """Annealed alternation of entropic OT and a map update (hyperbolic OT / Procrustes-W).
 
-    def outer(carry, eps):
-        w, u, f, g, _, _ = carry
-        w_used, u_used = w, u
-        cost = _cost_matrix(_map_points(w, u, x, cfg), y, cfg)
-        out = _solve(cost, eps, (f, g), cfg)
+    Pure ``init``/``update``/``run`` (optax-style, no host sync, no ``jit`` inside): jit and vmap
+    them at the call site, e.g. over restarts
+    ``jax.vmap(solver.run, in_axes=(None, 0, None))(problem, rotations, epsilons)``. The
+    hyperparameters are static (the solver is hashable, so it can be a ``static_argnames`` arg).
+
+    One :meth:`update` at epsilon ``eps`` (absolute, see :meth:`epsilons`), with ``f`` the map:
+
+    1. ``P = Sinkhorn(C)``, ``C_ij = cost_fn(f(x_i), y_j)``, warm-started from ``(f, g)``;
+    2. ``W`` step (closed form, kept only if it lowers ``<P, C>``): hyperbolic,
+       ``W = polar(sum_ij P_ij log_0((-a) (+) y_j) log_0(x_i)^T)``; Euclidean,
+       ``W = polar(Y^T P^T X)``;
+    3. (hyperbolic only) ``translation_steps`` line-search steps on ``u`` for the surrogate
+       ``sum_i d(a (+) W x_i, t_i)^p`` (``t_i`` the plan's barycentric targets); each moves
+       along ``-grad`` by the best of a geometric grid of lengths, 0 included, so it never
+       increases the surrogate.
+
+    Attributes:
+        num_iters: updates per :meth:`run` (the length of :meth:`epsilons`).
+        epsilon: final epsilon, relative to the cost scale.
+        epsilon_start: initial relative epsilon of the geometric annealing.
+        anneal_fraction: share of ``num_iters`` over which epsilon decays.
+        translation_steps: line-search steps on the Mobius translation per update.
+        sinkhorn_threshold: marginal-error tolerance of each Sinkhorn solve.
+        sinkhorn_max_iterations: cap on each warm-started Sinkhorn solve.
+    """
+
+    num_iters: int = 30
+    epsilon: float = 0.01
+    epsilon_start: float = 1.0
+    anneal_fraction: float = 0.7
+    translation_steps: int = 2
+    sinkhorn_threshold: float = 1e-3
+    sinkhorn_max_iterations: int = 300
+
+    def __post_init__(self):
+        check_int(self.num_iters, "num_iters", minimum=1)
+        check_positive(self.epsilon, "epsilon")
+        check_positive(self.epsilon_start, "epsilon_start")
+        check_scalar(
+            self.anneal_fraction, "anneal_fraction", minimum=0.0, maximum=1.0, min_open=True
+        )
+        check_int(self.translation_steps, "translation_steps", minimum=0)
+        check_positive(self.sinkhorn_threshold, "sinkhorn_threshold")
+        check_int(self.sinkhorn_max_iterations, "sinkhorn_max_iterations", minimum=1)
+
+    def epsilons(self, scale: ArrayLike, dtype=jnp.float32) -> jax.Array:
+        """``[num_iters]`` absolute epsilons: ``scale`` times the relative annealing schedule.
+
+        Args:
+            scale: the cost scale (:func:`align` uses the std of the centred sets' cost matrix).
+            dtype: of the schedule.
+        """
+        return scale * jnp.asarray(
+            _eps_schedule(self.epsilon_start, self.epsilon, self.num_iters, self.anneal_fraction),
+            dtype,
+        )
+
+    def init(
+        self,
+        problem: AlignmentProblem,
+        rotation: ArrayLike,
+        translation: ArrayLike | None = None,
+    ) -> RegistrationState:
+        """The state before the first solve: map ``(rotation [d, d], translation [d])``, zero
+        potentials."""
+        x, y = problem.x, problem.y
+        rotation = jnp.asarray(rotation, x.dtype)
+        if translation is None:
+            translation = jnp.zeros((x.shape[1],), x.dtype)
+        translation = jnp.asarray(translation, x.dtype)
+        return RegistrationState(
+            rotation=rotation,
+            translation=translation,
+            f=jnp.zeros((x.shape[0],), x.dtype),
+            g=jnp.zeros((y.shape[0],), x.dtype),
+            solved_rotation=rotation,
+            solved_translation=translation,
+            cost=jnp.asarray(jnp.inf, x.dtype),
+            iteration=jnp.zeros([], jnp.int32),
+        )
+
+    def _sinkhorn(self, cost, eps, init):
+        geom = geometry.Geometry(cost_matrix=cost, epsilon=eps)
+        solver = sinkhorn.Sinkhorn(
+            threshold=self.sinkhorn_threshold,
+            max_iterations=self.sinkhorn_max_iterations,
+            implicit_diff=None,
+        )
+        return solver(linear_problem.LinearProblem(geom), init=init)
+
+    def update(
+        self, state: RegistrationState, problem: AlignmentProblem, epsilon: ArrayLike
+    ) -> RegistrationState:
+        """One Sinkhorn solve at absolute ``epsilon``, then the map update (see the class)."""
+        x, y, cost_fn = problem
+        hyperbolic = _is_hyperbolic(cost_fn)
+        c = _curvature(cost_fn)
+        w, u = state.rotation, state.translation
+
+        def transport_loss(u, w, plan):
+            return jnp.sum(plan * pairwise_cost(cost_fn, _map_points(cost_fn, w, u, x), y))
+
+        cost = pairwise_cost(cost_fn, _map_points(cost_fn, w, u, x), y)
+        out = self._sinkhorn(cost, epsilon, (state.f, state.g))
         plan = jax.lax.stop_gradient(out.matrix)
-        if cfg.hyperbolic:
-            z = poincare.mobius_add(-poincare.expmap0(u, cfg.c), y, cfg.c)
-            w_new = _polar(poincare.logmap0(z, cfg.c).T @ plan.T @ lx)
+        if hyperbolic:
+            z = poincare.mobius_add(-poincare.expmap0(u, c), y, c)
+            w_new = _polar(poincare.logmap0(z, c).T @ plan.T @ _tangent(cost_fn, x))
         else:
             w_new = _polar(y.T @ plan.T @ x)
         keep_old = transport_loss(u, w, plan) < transport_loss(u, w_new, plan)
-        w = jnp.where(keep_old, w, w_new)
-        if cfg.hyperbolic and cfg.translation_steps > 0:
-            targets = _barycentric_targets(plan, y_hyp, cfg.c)
+        w_next = jnp.where(keep_old, w, w_new)
+        u_next = u
+        if hyperbolic and self.translation_steps > 0:
+            u_next = self._translation_steps(cost_fn, x, y, w_next, u, plan)
+        return RegistrationState(
+            rotation=w_next,
+            translation=u_next,
+            f=out.f,
+            g=out.g,
+            solved_rotation=w,
+            solved_translation=u,
+            cost=jnp.sum(plan * cost),
+            iteration=state.iteration + 1,
+        )
 
-            def line_search(_, u):
-                grad = target_grad(u, w, targets)
-                direction = grad / jnp.maximum(jnp.linalg.norm(grad), jnp.finfo(x.dtype).tiny)
-                candidates = u[None, :] - lengths[:, None] * direction[None, :]
-                return candidates[jnp.argmin(losses_along(candidates, w, targets))]
+    def _translation_steps(self, cost_fn, x, y, w, u, plan):
+        c, power = cost_fn.c, cost_fn.power
+        lengths = jnp.asarray(_TRANSLATION_STEPS, x.dtype)
+        targets = _barycentric_targets(plan, poincare.to_hyperboloid(y, c), c)
 
-            u = jax.lax.fori_loop(0, cfg.translation_steps, line_search, u)
-        return (w, u, out.f, out.g, w_used, u_used), jnp.sum(plan * cost)
+        def target_loss(u):
+            d = poincare.distance(_map_points(cost_fn, w, u, x), targets, c)
+            return jnp.sum(d**power)
 
-    init = (w0, u0, f0, g0, w0, u0)
-    (_, _, f, g, w, u), costs = jax.lax.scan(outer, init, eps_schedule)
-    return w, u, f, g, costs
+        target_grad = jax.grad(target_loss)
+        losses_along = jax.vmap(target_loss)
+
+        def line_search(_, u):
+            grad = target_grad(u)
+            direction = grad / jnp.maximum(jnp.linalg.norm(grad), jnp.finfo(x.dtype).tiny)
+            candidates = u[None, :] - lengths[:, None] * direction[None, :]
+            return candidates[jnp.argmin(losses_along(candidates))]
+
+        return jax.lax.fori_loop(0, self.translation_steps, line_search, u)
+
+    def run(
+        self,
+        problem: AlignmentProblem,
+        rotation: ArrayLike,
+        epsilons: ArrayLike,
+        translation: ArrayLike | None = None,
+    ) -> RegistrationState:
+        """``init`` then one ``update`` per entry of ``epsilons`` ``[T]`` (a ``lax.scan``).
+
+        The returned state's ``solved_*`` map, ``(f, g)`` and ``cost`` belong to the last solve;
+        :meth:`transport` turns them into the plan.
+        """
+        state = self.init(problem, rotation, translation)
+
+        def body(state, eps):
+            return self.update(state, problem, eps), None
+
+        state, _ = jax.lax.scan(body, state, jnp.asarray(epsilons))
+        return state
+
+    def transport(
+        self, state: RegistrationState, problem: AlignmentProblem, epsilon: ArrayLike
+    ) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """``(plan [n, m], log_plan [n, m], cost)`` of the last solve at ``epsilon``:
+        ``log_plan = (f_i + g_j - C_ij) / eps`` with ``C`` built from the ``solved_*`` map."""
+        x, y, cost_fn = problem
+        mapped = _map_points(cost_fn, state.solved_rotation, state.solved_translation, x)
+        cost = pairwise_cost(cost_fn, mapped, y)
+        log_plan = (state.f[:, None] + state.g[None, :] - cost) / epsilon
+        plan = jnp.exp(log_plan)
+        return plan, log_plan, jnp.sum(plan * cost)
 
 
-def _finish(w, u, f, g, x, y, eps, cfg: _LoopConfig):
-    """The plan ``exp((f_i + g_j - C_ij) / eps)`` of the last solve, its log and its cost."""
-    cost = _cost_matrix(_map_points(w, u, x, cfg), y, cfg)
-    log_plan = (f[:, None] + g[None, :] - cost) / eps
-    plan = jnp.exp(log_plan)
-    return plan, log_plan, jnp.sum(plan * cost)
+# ----------------------------------------------------------------------------------------------
+# The eager driver's compiled pieces (one program per shape and setting, reused across calls).
 
 
-@functools.partial(jax.jit, static_argnames=("cfg",))
-def _run_restarts(w0s, x, y, lx, eps_schedule, cfg: _LoopConfig):
-    """All restarts in parallel (``vmap``), each ending with its final plan and cost."""
-    u0 = jnp.zeros((x.shape[1],), x.dtype)
+@functools.partial(jax.jit, static_argnames=("solver",))
+def _run_restarts(solver: RegistrationSolver, problem: AlignmentProblem, w0s, epsilons):
+    """All restarts in parallel (``vmap`` of :meth:`RegistrationSolver.run`), each with its plan.
+
+    Returns ``(rotations [R, d, d], translations [R, d], plans, log_plans [R, n, m], costs [R])``.
+    """
 
     def one(w0):
-        w, u, f, g, _ = _alternate(w0, u0, x, y, lx, eps_schedule, cfg)
-        return (w, u, *_finish(w, u, f, g, x, y, eps_schedule[-1], cfg))
+        state = solver.run(problem, w0, epsilons)
+        return (
+            state.solved_rotation,
+            state.solved_translation,
+            *solver.transport(state, problem, epsilons[-1]),
+        )
 
     return jax.vmap(one)(w0s)
 
 
-@functools.partial(jax.jit, static_argnames=("cfg",))
-def _refine(w0, u0, x, y, lx, eps_schedule, cfg: _LoopConfig):
-    """One run of the alternation from ``(w0, u0)``, then the final plan."""
-    w, u, f, g, _ = _alternate(w0, u0, x, y, lx, eps_schedule, cfg)
-    return (w, u, *_finish(w, u, f, g, x, y, eps_schedule[-1], cfg))
+@functools.partial(jax.jit, static_argnames=("solver",))
+def _refine(solver: RegistrationSolver, problem: AlignmentProblem, w0, u0, epsilons):
+    """One run from ``(w0, u0)`` on the full sets, then its plan."""
+    state = solver.run(problem, w0, epsilons, u0)
+    return (
+        state.solved_rotation,
+        state.solved_translation,
+        *solver.transport(state, problem, epsilons[-1]),
+    )
 
 
-@functools.partial(jax.jit, static_argnames=("cfg", "center", "num_restarts", "restart_subsample"))
-def _prepare(x, y, key, cfg: _LoopConfig, center: bool, num_restarts: int, restart_subsample: int):
+@functools.partial(jax.jit, static_argnames=("center", "num_restarts", "restart_subsample"))
+def _prepare(
+    problem: AlignmentProblem, key, center: bool, num_restarts: int, restart_subsample: int
+):
     """Centering, the cost scale, initial rotations and the restart subsets (one program)."""
+    x, y, cost_fn = problem
     d = x.shape[1]
-    if cfg.hyperbolic:
-        mx = poincare.centroid(x, c=cfg.c) if center else jnp.zeros((d,), x.dtype)
-        my = poincare.centroid(y, c=cfg.c) if center else jnp.zeros((d,), x.dtype)
-        x0 = poincare.mobius_add(-mx, x, cfg.c)
-        y0 = poincare.mobius_add(-my, y, cfg.c)
+    if _is_hyperbolic(cost_fn):
+        c = cost_fn.c
+        mx = poincare.centroid(x, c=c) if center else jnp.zeros((d,), x.dtype)
+        my = poincare.centroid(y, c=c) if center else jnp.zeros((d,), x.dtype)
+        x0 = poincare.mobius_add(-mx, x, c)
+        y0 = poincare.mobius_add(-my, y, c)
     else:
         mx = jnp.mean(x, axis=0) if center else jnp.zeros((d,), x.dtype)
         my = jnp.mean(y, axis=0) if center else jnp.zeros((d,), x.dtype)
         x0, y0 = x - mx, y - my
-    scale = jnp.maximum(jnp.std(_cost_matrix(x0, y0, cfg)), jnp.finfo(x.dtype).tiny)
+    scale = jnp.maximum(jnp.std(pairwise_cost(cost_fn, x0, y0)), jnp.finfo(x.dtype).tiny)
     k_init, k_sub_x, k_sub_y = jax.random.split(key, 3)
-    w0s = _initial_rotations(k_init, _tangent(x0, cfg), _tangent(y0, cfg), num_restarts)
+    w0s = _initial_rotations(k_init, _tangent(cost_fn, x0), _tangent(cost_fn, y0), num_restarts)
 
     def subsample(k, p):
         if p.shape[0] <= restart_subsample:
@@ -338,96 +537,73 @@ def _prepare(x, y, key, cfg: _LoopConfig, center: bool, num_restarts: int, resta
     return mx, my, x0, y0, scale, w0s, xs, ys
 
 
-def _tangent(p, cfg: _LoopConfig):
-    return poincare.logmap0(p, cfg.c) if cfg.hyperbolic else p
-
-
-@functools.partial(jax.jit, static_argnames=("cfg",))
-def _final_map(w, u, mx, my, x, cfg: _LoopConfig):
+@jax.jit
+def _final_map(cost_fn, w, u, mx, my, x):
     """The fitted map in the original coordinates and ``f(x)``."""
-    if not cfg.hyperbolic:
+    if not _is_hyperbolic(cost_fn):
         mapping = EuclideanMap(rotation=w, x_mean=mx, y_mean=my)
-        return mapping, apply_map(mapping, x, cfg.c)
+        return mapping, apply_map(mapping, x)
+    c = cost_fn.c
     eye = jnp.eye(x.shape[1], dtype=x.dtype)
-    inner = Isometry(rotation=w, translation=poincare.expmap0(u, cfg.c))
+    inner = Isometry(rotation=w, translation=poincare.expmap0(u, c))
     mapping = compose_isometries(
-        Isometry(eye, my), compose_isometries(inner, Isometry(eye, -mx), cfg.c), cfg.c
+        Isometry(eye, my), compose_isometries(inner, Isometry(eye, -mx), c), c
     )
-    return mapping, apply_isometry(mapping, x, cfg.c)
+    return mapping, apply_isometry(mapping, x, c)
 
 
-def _register(
-    x,
-    y,
-    key,
-    *,
-    hyperbolic,
-    c,
-    power,
-    epsilon,
-    epsilon_start,
-    num_iters,
-    anneal_fraction,
-    num_restarts,
-    restart_subsample,
-    translation_steps,
-    sinkhorn_threshold,
-    sinkhorn_max_iterations,
-    center,
-):
-    """Annealed restarts (on subsets when the sets are large), refinement, final plan."""
-    cfg = _LoopConfig(
-        hyperbolic,
-        float(c),
-        float(power),
-        int(translation_steps),
-        float(sinkhorn_threshold),
-        int(sinkhorn_max_iterations),
-    )
+def _register(problem, key, solver: RegistrationSolver, *, num_restarts, restart_subsample, center):
+    """Annealed restarts (on subsets when the sets are large), refinement, final plan; the
+    restart selection (best finite restart, raise when none is finite) is eager."""
+    x, y, cost_fn = problem
+    method = "hyperbolic_ot" if _is_hyperbolic(cost_fn) else "euclidean_procrustes"
     mx, my, x0, y0, scale, w0s, xs, ys = _prepare(
-        x, y, key, cfg, center, num_restarts, restart_subsample
+        problem, key, center, num_restarts, restart_subsample
     )
-    schedule = scale * jnp.asarray(
-        _eps_schedule(epsilon_start, epsilon, num_iters, anneal_fraction), x0.dtype
+    ws, us, plans, log_plans, costs_ = _run_restarts(
+        solver, AlignmentProblem(xs, ys, cost_fn), w0s, solver.epsilons(scale, x0.dtype)
     )
-    ws, us, plans, log_plans, costs = _run_restarts(w0s, xs, ys, _tangent(xs, cfg), schedule, cfg)
-    _check_restarts(costs, log_plans, "hyperbolic_ot" if hyperbolic else "euclidean_procrustes")
-    finite = np.isfinite(np.asarray(costs)) & np.all(
+    _check_restarts(costs_, log_plans, method)
+    finite = np.isfinite(np.asarray(costs_)) & np.all(
         np.isfinite(np.asarray(log_plans)), axis=(1, 2)
     )
-    best = int(np.argmin(np.where(finite, np.asarray(costs), np.inf)))
+    best = int(np.argmin(np.where(finite, np.asarray(costs_), np.inf)))
     if xs.shape[0] == x0.shape[0] and ys.shape[0] == y0.shape[0]:
-        w, u, plan, log_plan, cost = ws[best], us[best], plans[best], log_plans[best], costs[best]
+        w, u, plan, log_plan, cost = ws[best], us[best], plans[best], log_plans[best], costs_[best]
     else:
         # Refine the winner on the full sets, starting at 10x the final epsilon.
-        refine = scale * jnp.asarray(
-            _eps_schedule(10.0 * epsilon, epsilon, max(5, num_iters // 3), anneal_fraction),
-            x0.dtype,
+        refiner = dataclasses.replace(
+            solver, num_iters=max(5, solver.num_iters // 3), epsilon_start=10.0 * solver.epsilon
         )
         w, u, plan, log_plan, cost = _refine(
-            ws[best], us[best], x0, y0, _tangent(x0, cfg), refine, cfg
+            refiner,
+            AlignmentProblem(x0, y0, cost_fn),
+            ws[best],
+            us[best],
+            refiner.epsilons(scale, x0.dtype),
         )
         if not (np.isfinite(float(cost)) and bool(jnp.all(jnp.isfinite(log_plan)))):
             raise RuntimeError(
-                f"align: the refinement of the best restart ({best}, cost {float(costs[best]):.6g} "
+                f"align: the refinement of the best restart ({best}, cost "
+                f"{float(costs_[best]):.6g} "
                 f"on {xs.shape[0]} x {ys.shape[0]} subsampled points) on the full "
                 f"{x0.shape[0]} x {y0.shape[0]} sets ended with a non-finite transport cost "
                 f"({float(cost)}) or log-plan; try a larger epsilon or a smaller power"
             )
-    mapping, mapped = _final_map(w, u, mx, my, x, cfg)
-    return mapping, mapped, plan, log_plan, cost, costs
+    mapping, mapped = _final_map(cost_fn, w, u, mx, my, x)
+    return mapping, mapped, plan, log_plan, cost, costs_
 
 
-def _check_restarts(costs, log_plans, method: str) -> None:
+def _check_restarts(costs_, log_plans, method: str) -> None:
     """Raises when no restart ended with a finite transport cost and a finite log-plan."""
-    costs = np.asarray(costs)
+    costs_ = np.asarray(costs_)
     finite_plan = np.all(np.isfinite(np.asarray(log_plans)), axis=tuple(range(1, log_plans.ndim)))
-    ok = np.isfinite(costs) & finite_plan
+    ok = np.isfinite(costs_) & finite_plan
     if not np.any(ok):
         raise RuntimeError(
-            f"align(method={method!r}): none of the {costs.size} restart(s) ended finite "
-            f"(transport costs {costs.tolist()[:8]}{' ...' if costs.size > 8 else ''}; "
-            f"{int(np.sum(~finite_plan))} of {costs.size} log-plans hold NaN/inf); the cost "
+            f"align(method={method!r}): none of the {costs_.size} restart(s) ended finite "
+            f"(transport costs {costs_.tolist()[:8]}{' ...' if costs_.size > 8 else ''}; "
+            f"{int(np.sum(~finite_plan))} of {costs_.size} log-plans hold NaN/inf); the cost "
             "d^power or the Sinkhorn potentials overflowed: try a smaller power or a larger "
             "epsilon"
         )
@@ -447,7 +623,12 @@ def _check_restarts(costs, log_plans, method: str) -> None:
 def _gromov_wasserstein(
     x, y, *, c, power, epsilon, max_iterations, sinkhorn_threshold, sinkhorn_max_iterations
 ):
-    """ott's entropic GW on the intra-set ``d^p`` matrices (one compiled program per setting)."""
+    """ott's entropic GW on the intra-set ``d^p`` matrices (one compiled program per setting).
+
+    The log-plan is built from ott's public output only: the last linearization's potentials
+    and cost matrix, ``(f_i + g_j - C_ij) / eps``, plus the log of GW's mass rescaling
+    ``sqrt(old_transport_mass / transport_mass)`` (``plan = rescale * linear plan``).
+    """
     dx = PoincareCost(c, power).all_pairs(x, x)
     dy = PoincareCost(c, power).all_pairs(y, y)
     prob = quadratic_problem.QuadraticProblem(
@@ -466,7 +647,9 @@ def _gromov_wasserstein(
     )
     out = solver(prob)
     lin = out.linear_state
-    log_plan = lin.geom._center(lin.f, lin.g) / lin.geom.epsilon + jnp.log(out._rescale_factor)
+    centered = lin.f[:, None] + lin.g[None, :] - lin.geom.cost_matrix
+    rescale = jnp.sqrt(out.old_transport_mass / lin.transport_mass)
+    log_plan = centered / lin.geom.epsilon + jnp.log(rescale)
     return out.matrix, log_plan, out.primal_cost
 
 
@@ -493,7 +676,11 @@ def align(
 ) -> AlignmentResult:
     """Aligns two point sets of the Poincare ball without correspondences.
 
-    This is a driver: it validates the inputs and jit-compiles its inner loops itself.
+    This is the eager driver: it validates the inputs, runs the restarts of the pure
+    :class:`RegistrationSolver` (``vmap``) in one compiled program per shape and setting (reused
+    across calls), keeps the best finite restart (raising when none is finite) and refines it.
+    To jit or vmap an alignment yourself, use :class:`AlignmentProblem` and
+    :class:`RegistrationSolver` directly.
 
     Args:
         x: ``[n, d]`` source points (inside the ball of radius ``1/sqrt(c)``).
@@ -532,9 +719,8 @@ def align(
             run; large sets: also when the refinement of the best restart is non-finite), e.g.
             ``d^power`` overflowing. Non-finite restarts are otherwise skipped, never returned.
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}; got {method!r}")
-    check_curvature(c)
+    check_choice(method, "method", METHODS)
+    c = float(check_curvature(c))
     n, dx = check_point_set(x, "x", c)
     m, dy = check_point_set(y, "y", c)
     if method != "gromov_wasserstein" and dx != dy:
@@ -542,20 +728,21 @@ def align(
             f"x and y must have the same dimension d for method {method!r}; got x: [{n}, {dx}], "
             f"y: [{m}, {dy}] (gromov_wasserstein accepts different dimensions)"
         )
-    power = check_float(power, "power")
+    power = float(check_positive(power, "power"))
     if epsilon is None:
         epsilon = 0.005 if method == "gromov_wasserstein" else 0.01
-    epsilon = check_float(epsilon, "epsilon")
-    epsilon_start = check_float(epsilon_start, "epsilon_start")
+    epsilon = float(check_positive(epsilon, "epsilon"))
+    epsilon_start = float(check_positive(epsilon_start, "epsilon_start"))
     num_iters = check_int(num_iters, "num_iters", minimum=1)
-    anneal_fraction = check_float(anneal_fraction, "anneal_fraction")
-    if anneal_fraction > 1.0:
-        raise ValueError(f"anneal_fraction must be in (0, 1]; got {anneal_fraction}")
+    anneal_fraction = float(
+        check_scalar(anneal_fraction, "anneal_fraction", minimum=0.0, maximum=1.0, min_open=True)
+    )
     num_restarts = check_int(num_restarts, "num_restarts", minimum=1)
     restart_subsample = check_int(restart_subsample, "restart_subsample", minimum=2)
+    center = check_bool(center, "center")
     translation_steps = check_int(translation_steps, "translation_steps", minimum=0)
     gw_iterations = check_int(gw_iterations, "gw_iterations", minimum=1)
-    sinkhorn_threshold = check_float(sinkhorn_threshold, "sinkhorn_threshold")
+    sinkhorn_threshold = float(check_positive(sinkhorn_threshold, "sinkhorn_threshold"))
     sinkhorn_max_iterations = check_int(
         sinkhorn_max_iterations, "sinkhorn_max_iterations", minimum=1
     )
@@ -571,7 +758,7 @@ def align(
         plan, log_plan, cost = _gromov_wasserstein(
             x,
             y,
-            c=float(c),
+            c=c,
             power=power,
             epsilon=epsilon,
             max_iterations=gw_iterations,
@@ -592,23 +779,23 @@ def align(
 
     if key is None:
         raise ValueError(f"key (a PRNG key) is required for method {method!r}")
-    hyperbolic = method == "hyperbolic_ot"
-    mapping, mapped, plan, log_plan, cost, restart_costs = _register(
-        x,
-        y,
-        key,
-        hyperbolic=hyperbolic,
-        c=c,
-        power=power if hyperbolic else 2.0,
+    check_key(key, "key")
+    cost_fn = PoincareCost(c, power) if method == "hyperbolic_ot" else costs.SqEuclidean()
+    solver = RegistrationSolver(
+        num_iters=num_iters,
         epsilon=epsilon,
         epsilon_start=epsilon_start,
-        num_iters=num_iters,
         anneal_fraction=anneal_fraction,
-        num_restarts=num_restarts,
-        restart_subsample=restart_subsample,
         translation_steps=translation_steps,
         sinkhorn_threshold=sinkhorn_threshold,
         sinkhorn_max_iterations=sinkhorn_max_iterations,
+    )
+    mapping, mapped, plan, log_plan, cost, restart_costs = _register(
+        AlignmentProblem(x, y, cost_fn),
+        key,
+        solver,
+        num_restarts=num_restarts,
+        restart_subsample=restart_subsample,
         center=center,
     )
     return AlignmentResult(

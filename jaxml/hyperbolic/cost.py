@@ -14,8 +14,9 @@ import jax
 import jax.tree_util as jtu
 from ott.geometry import costs
 
+from jaxml._validation import check_positive
 from jaxml.hyperbolic import poincare
-from jaxml.hyperbolic._checks import check_curvature, check_float, check_same_dim
+from jaxml.hyperbolic._checks import check_curvature, check_same_dim
 
 __all__ = ["PoincareCost"]
 
@@ -43,7 +44,7 @@ class PoincareCost(costs.CostFn):
         super().__init__()
         check_curvature(c)
         self.c = float(c)
-        self.power = check_float(power, "power")
+        self.power = float(check_positive(power, "power"))
 
     def __call__(self, x: jax.Array, y: jax.Array) -> jax.Array:
         """The cost between two points ``[d]`` (or broadcastable ``[..., d]``)."""

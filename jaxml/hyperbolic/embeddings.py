@@ -40,8 +40,16 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
+from jaxml._validation import (
+    check_bool,
+    check_callable,
+    check_int,
+    check_key,
+    check_nonnegative,
+    check_positive,
+)
 from jaxml.hyperbolic import poincare
-from jaxml.hyperbolic._checks import check_curvature, check_float, check_int
+from jaxml.hyperbolic._checks import check_curvature
 from jaxml.hyperbolic.rsgd import riemannian_sgd
 
 __all__ = [
@@ -76,8 +84,8 @@ class TrainingResult(NamedTuple):
     """What :func:`train_poincare_embeddings` returns.
 
     Attributes:
-        embeddings: ``[n, d]`` the final embeddings.
-        losses: ``[num_epochs]`` mean loss of each epoch.
+        embeddings: ``[n, d]`` the final embeddings (``[S, n, d]`` for S runs).
+        losses: ``[num_epochs]`` mean loss of each epoch (``[num_epochs, S]`` for S runs).
         relations_per_second: training throughput after compilation (relations seen / wall s).
         train_seconds: wall time of the epochs after the first (compiled) one, plus the first.
     """
@@ -216,10 +224,10 @@ def make_poincare_trainer(
     num_negatives = check_int(num_negatives, "num_negatives", minimum=1)
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     burn_in_epochs = check_int(burn_in_epochs, "burn_in_epochs", minimum=0)
-    learning_rate = check_float(learning_rate, "learning_rate")
-    burn_in_lr_factor = check_float(burn_in_lr_factor, "burn_in_lr_factor")
-    dampening = check_float(dampening, "dampening", positive=False)
-    init_scale = check_float(init_scale, "init_scale")
+    learning_rate = float(check_positive(learning_rate, "learning_rate"))
+    burn_in_lr_factor = float(check_positive(burn_in_lr_factor, "burn_in_lr_factor"))
+    dampening = float(check_nonnegative(dampening, "dampening"))
+    init_scale = float(check_positive(init_scale, "init_scale"))
     check_curvature(c)
     if negatives not in NEGATIVE_MODES:
         raise ValueError(f"negatives must be one of {NEGATIVE_MODES}; got {negatives!r}")
@@ -242,9 +250,11 @@ def make_poincare_trainer(
     burn_in_steps = burn_in_epochs * steps
 
     if optimizer is None:
+
         def schedule(count):
-            return jnp.where(count < burn_in_steps, learning_rate * burn_in_lr_factor,
-                             learning_rate)
+            return jnp.where(
+                count < burn_in_steps, learning_rate * burn_in_lr_factor, learning_rate
+            )
 
         optimizer = riemannian_sgd(schedule, c=c, eps=eps)
 
@@ -304,52 +314,83 @@ def train_poincare_embeddings(
     return_info: bool = False,
     **trainer_kwargs,
 ) -> jax.Array | TrainingResult:
-    """Trains Poincare embeddings of a hierarchy (Nickel & Kiela 2017) and returns ``[n, d]``.
+    """Trains Poincare embeddings of a hierarchy (Nickel & Kiela 2017): one run, or ``S``
+    independent runs at once.
 
-    The epoch function is ``jax.jit``-compiled once here (this driver is the jit boundary); the
-    reference setting for WordNet mammals is ``dim=5, learning_rate=0.3, num_negatives=50,
-    burn_in_epochs=20, num_epochs=300``.
+    With one key the epoch function is ``jax.jit``-compiled once (this driver is the jit
+    boundary); with a batch of ``S`` keys ``[S]`` the runs share shapes, so ``jit(vmap(epoch))``
+    trains them together (one compile, one loop). Run ``s`` initializes from
+    ``split(key[s])[0]`` and draws epoch ``e``'s order and negatives from
+    ``fold_in(split(key[s])[1], e)``, whether batched or not. The loop does not wait for the
+    device between epochs (no host sync) unless ``callback`` is given; NaN/inf losses are
+    detected after the last epoch. The reference setting for WordNet mammals is ``dim=5,
+    learning_rate=0.3, num_negatives=50, burn_in_epochs=20, num_epochs=300``.
 
     Args:
         edges: int ``[m, 2]`` relations ``(u, v)``, ``v`` an ancestor of ``u``.
         num_nodes: ``n``.
         dim: ``d``.
-        key: PRNG key (initialization, shuffling, negatives).
+        key: a PRNG key, or a batch ``[S]`` of keys (``jax.vmap(jax.random.key)(seeds)``).
         num_epochs: passes over the relations (burn-in included), >= 1.
-        callback: called as ``callback(epoch, state, loss)`` after every epoch.
+        callback: called as ``callback(epoch, state, loss)`` after every epoch (this syncs; with
+            a key batch, ``state`` and ``loss`` are batched).
         return_info: return a :class:`TrainingResult` instead of the embeddings only.
         **trainer_kwargs: forwarded to :func:`make_poincare_trainer`.
 
     Returns:
-        ``[num_nodes, dim]`` embeddings in the ball, or a :class:`TrainingResult`.
+        ``[num_nodes, dim]`` embeddings in the ball (``[S, num_nodes, dim]`` for a key batch), or
+        a :class:`TrainingResult` (its ``losses`` are ``[num_epochs]`` or ``[num_epochs, S]``;
+        relations/s counts every run's relations).
 
     Raises:
-        FloatingPointError: if the loss becomes NaN or inf.
+        FloatingPointError: if a loss became NaN or inf (the first such epoch is named).
     """
     num_epochs = check_int(num_epochs, "num_epochs", minimum=1)
     edges_np = check_edges(edges, num_nodes)
+    check_key(key, "key")
+    check_bool(return_info, "return_info")
+    if callback is not None:
+        check_callable(callback, "callback")
+    typed = jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+    batch_ndim = jnp.ndim(key) - (0 if typed else 1)
+    if batch_ndim not in (0, 1):
+        raise ValueError(f"key must be one PRNG key or a 1-D batch [S] of keys; got {_shape(key)}")
     init, epoch = make_poincare_trainer(edges_np, num_nodes, dim, **trainer_kwargs)
-    k_init, k_train = jax.random.split(key)
-    state = init(k_init)
-    epoch_fn = jax.jit(epoch, donate_argnums=0)
+    if batch_ndim == 1:
+        init_keys, train_keys = jax.vmap(jax.random.split, out_axes=1)(key)
+        state = jax.vmap(init)(init_keys)
+        epoch_fn = jax.jit(jax.vmap(epoch), donate_argnums=0)
+        epoch_keys = jax.jit(jax.vmap(jax.random.fold_in, in_axes=(0, None)))
+        num_runs = int(np.shape(key)[0])
+    else:
+        init_keys, train_keys = jax.random.split(key)
+        state = init(init_keys)
+        epoch_fn = jax.jit(epoch, donate_argnums=0)
+        epoch_keys = jax.random.fold_in
+        num_runs = 1
     losses = []
-    t_first = t_rest = 0.0
+    t0 = time.perf_counter()
+    t_first = 0.0
     for e in range(num_epochs):
-        t0 = time.perf_counter()
-        state, loss = epoch_fn(state, jax.random.fold_in(k_train, e))
-        loss = float(loss)
-        elapsed = time.perf_counter() - t0
+        state, loss = epoch_fn(state, epoch_keys(train_keys, e))
         if e == 0:
-            t_first = elapsed
-        else:
-            t_rest += elapsed
-        if not np.isfinite(loss):
-            raise FloatingPointError(f"the Poincare-embedding loss became {loss} at epoch {e}")
+            jax.block_until_ready(loss)
+            t_first = time.perf_counter() - t0
         losses.append(loss)
         if callback is not None:
-            callback(e, state, loss)
+            callback(e, state, np.asarray(loss) if batch_ndim else float(loss))
+    losses = np.asarray(jnp.stack(losses))  # the one sync of the loop
+    t_rest = time.perf_counter() - t0 - t_first
+    bad = ~np.isfinite(losses.reshape(num_epochs, -1)).all(axis=1)
+    if bad.any():
+        e = int(np.argmax(bad))
+        raise FloatingPointError(f"the Poincare-embedding loss became {losses[e]} at epoch {e}")
     if not return_info:
         return state.params
-    m = edges_np.shape[0]
+    m = edges_np.shape[0] * num_runs
     rate = m * (num_epochs - 1) / t_rest if num_epochs > 1 and t_rest > 0 else m / t_first
-    return TrainingResult(state.params, np.asarray(losses), float(rate), t_first + t_rest)
+    return TrainingResult(state.params, losses, float(rate), t_first + t_rest)
+
+
+def _shape(key) -> tuple[int, ...]:
+    return tuple(np.shape(key))

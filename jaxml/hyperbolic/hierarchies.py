@@ -13,9 +13,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from jaxml._validation import check_scalar
 from jaxml.data import load_wordnet_hierarchy, random_tree, read_noun_synsets, to_numpy_rng
 from jaxml.data import wordnet_dir as _wordnet_dir
-from jaxml.hyperbolic._checks import check_float
 
 __all__ = [
     "HierarchyData",
@@ -144,7 +144,7 @@ def remove_edges(h: HierarchyData, fraction: float, seed) -> HierarchyData:
     Returns:
         A :class:`HierarchyData` with ``round((1 - fraction) m)`` relations.
     """
-    fraction = check_float(fraction, "fraction", positive=False, below=1.0)
+    fraction = float(check_scalar(fraction, "fraction", minimum=0.0, maximum=1.0, max_open=True))
     if fraction == 0.0:
         return h
     rng = to_numpy_rng(seed)

@@ -14,17 +14,21 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
+from jaxml._validation import check_array, check_int, check_nonnegative, check_scalar
 from jaxml.hyperbolic import poincare
-from jaxml.hyperbolic._checks import check_curvature, check_float, check_int, check_points
+from jaxml.hyperbolic._checks import check_curvature, check_points
 
 __all__ = [
     "Isometry",
     "apply_isometry",
     "compose_isometries",
+    "fit_isometry",
     "identity_isometry",
     "invert_isometry",
+    "noisy_isometric_copy",
     "random_isometry",
     "random_rotation",
 ]
@@ -130,7 +134,11 @@ def random_isometry(
     """
     check_curvature(c)
     radius = 1.0 / float(jnp.sqrt(c))
-    t = check_float(translation_norm, "translation_norm", positive=False, below=radius)
+    t = float(
+        check_scalar(
+            translation_norm, "translation_norm", minimum=0.0, maximum=radius, max_open=True
+        )
+    )
     dtype = dtype or jnp.result_type(float)
     k_rot, k_dir = jax.random.split(key)
     rotation = random_rotation(k_rot, dim, dtype)
@@ -169,3 +177,72 @@ def compose_isometries(outer: Isometry, inner: Isometry, c: float = 1.0) -> Isom
     probes = s * jnp.eye(d, dtype=dtype)
     moved = poincare.mobius_add(-t, apply_isometry(outer, apply_isometry(inner, probes, c), c), c)
     return Isometry(rotation=moved.T / s, translation=t)
+
+
+def noisy_isometric_copy(
+    key: jax.Array, x: ArrayLike, translation_norm: float, noise: float, c: float = 1.0
+) -> jax.Array:
+    """``exp_{g(x_i)}(noise * xi_i / lambda_{g(x_i)})`` for a random isometry ``g``.
+
+    ``g = random_isometry(k1, d, translation_norm, c)`` with ``k1, k2 = split(key)``, and
+    ``xi_i ~ N(0, I_d)`` from ``k2``: a Gaussian of Riemannian scale ``noise`` in the tangent
+    space at each moved point (``lambda`` the conformal factor), projected back inside the ball
+    (margin 1e-5). The synthetic matching experiment's "isometric copy".
+
+    Args:
+        key: PRNG key.
+        x: ``[n, d]`` points in the ball.
+        translation_norm: ``|g(0)|`` in ``[0, 1/sqrt(c))``.
+        noise: Riemannian scale of the noise, >= 0.
+        c: curvature magnitude.
+
+    Returns:
+        ``[n, d]`` the moved, noisy copy (row ``i`` is the copy of ``x_i``).
+    """
+    check_curvature(c)
+    check_points(x, "x", c, min_ndim=2)
+    check_array(x, "x", ndim=2)
+    noise = float(check_nonnegative(noise, "noise"))
+    k_iso, k_noise = jax.random.split(key)
+    iso = random_isometry(k_iso, np.shape(x)[1], translation_norm, c)
+    moved = apply_isometry(iso, x, c)
+    xi = noise * jax.random.normal(k_noise, moved.shape)
+    lam = poincare.conformal_factor(moved, c)[:, None]
+    return poincare.project(poincare.expmap(moved, xi / lam, c), 1e-5, c)
+
+
+def fit_isometry(x: ArrayLike, y: ArrayLike, c: float = 1.0) -> Isometry:
+    """The isometry fitted to known pairs ``x_i <-> y_i`` (supervised registration).
+
+    Both sets are moved so that their Lorentzian centroids sit at 0
+    (:func:`~jaxml.hyperbolic.poincare.centroid`), the rotation is the tangent-space orthogonal
+    Procrustes solution ``W = polar(log_0(y0)^T log_0(x0))``, and the result is
+    ``g(x) = m_y (+) W ((-m_x) (+) x)``, written as one :class:`Isometry`. Exact for an exact
+    isometric copy; for other pairs, an upper bound on what isometry-based matching can reach.
+
+    Args:
+        x: ``[n, d]`` points in the ball.
+        y: ``[n, d]`` their counterparts.
+        c: curvature magnitude.
+
+    Returns:
+        An :class:`Isometry` ``g`` with ``g(x_i) ~ y_i``.
+    """
+    check_curvature(c)
+    check_array(x, "x", ndim=2, min_size=1)
+    check_array(y, "y", ndim=2, min_size=1)
+    check_points(x, "x", c)
+    check_points(y, "y", c)
+    if np.shape(x) != np.shape(y):
+        raise ValueError(
+            f"x and y must be paired point sets of the same shape [n, d]; got {np.shape(x)} and "
+            f"{np.shape(y)}"
+        )
+    x, y = jnp.asarray(x), jnp.asarray(y)
+    mx, my = poincare.centroid(x, c=c), poincare.centroid(y, c=c)
+    lx = poincare.logmap0(poincare.mobius_add(-mx, x, c), c)
+    ly = poincare.logmap0(poincare.mobius_add(-my, y, c), c)
+    u, _, vt = jnp.linalg.svd(ly.T @ lx)
+    eye = jnp.eye(x.shape[1], dtype=x.dtype)
+    inner = compose_isometries(Isometry(u @ vt, jnp.zeros_like(mx)), Isometry(eye, -mx), c)
+    return compose_isometries(Isometry(eye, my), inner, c)

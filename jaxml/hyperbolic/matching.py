@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxml.hyperbolic._checks import check_int
+from jaxml._validation import check_int
 
 __all__ = [
     "match_by_keys",

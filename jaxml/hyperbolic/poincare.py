@@ -35,7 +35,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxml.hyperbolic._checks import check_curvature, check_points, check_same_dim, is_concrete
+from jaxml._validation import is_concrete
+from jaxml.hyperbolic._checks import check_curvature, check_points, check_same_dim
 
 __all__ = [
     "centroid",

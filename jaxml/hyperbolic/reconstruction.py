@@ -22,8 +22,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from jaxml._validation import check_int
 from jaxml.hyperbolic import poincare
-from jaxml.hyperbolic._checks import check_int, check_point_set
+from jaxml.hyperbolic._checks import check_point_set
 from jaxml.hyperbolic.embeddings import check_edges
 
 __all__ = ["ReconstructionMetrics", "reconstruction_metrics"]

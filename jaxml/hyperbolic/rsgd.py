@@ -19,8 +19,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxml._validation import check_positive, check_scalar
 from jaxml.hyperbolic import poincare
-from jaxml.hyperbolic._checks import check_curvature, check_float
+from jaxml.hyperbolic._checks import check_curvature
 
 __all__ = ["RiemannianSGDState", "riemannian_sgd"]
 
@@ -55,11 +56,11 @@ def riemannian_sgd(
         ValueError: bad ``c``, ``eps``, ``retraction`` or learning rate.
     """
     check_curvature(c)
-    eps = check_float(eps, "eps", below=1.0)
+    eps = float(check_scalar(eps, "eps", minimum=0.0, maximum=1.0, min_open=True, max_open=True))
     if retraction not in ("projection", "expmap"):
         raise ValueError(f"retraction must be 'projection' or 'expmap'; got {retraction!r}")
     if not callable(learning_rate):
-        check_float(learning_rate, "learning_rate")
+        check_positive(learning_rate, "learning_rate")
 
     def init_fn(params) -> RiemannianSGDState:
         del params

@@ -1,11 +1,16 @@
 """Alignment: recovering a known isometry, the Euclidean baseline's failure, precision@k, errors."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from ott.geometry import costs
 
 from jaxml.hyperbolic import (
+    AlignmentProblem,
+    PoincareCost,
+    RegistrationSolver,
     align,
     apply_isometry,
     apply_map,
@@ -14,6 +19,7 @@ from jaxml.hyperbolic import (
     permute_hierarchy,
     precision_at_k,
     random_isometry,
+    random_rotation,
     remove_edges,
     synthetic_hierarchy,
     tree_orbit_sizes,
@@ -112,7 +118,7 @@ def test_precision_at_k_counts_ties_pessimistically():
         assert float(fn(scores, truth, 1)) == pytest.approx(1 / 3)  # row 1 is a 3-way tie
         assert float(fn(scores, truth, 2)) == pytest.approx(2 / 3)
         assert float(fn(scores, truth, 3)) == pytest.approx(1.0)
-    with pytest.raises(ValueError, match="k must be >= 1"):
+    with pytest.raises(ValueError, match="k must be an int >= 1"):
         precision_at_k(scores, truth, 0)
     with pytest.raises(ValueError, match="true_match must have shape"):
         precision_at_k(scores, truth[:2], 1)
@@ -215,3 +221,65 @@ def test_bad_input_gives_clear_errors():
         align(x, x, "hyperbolic_ot", key=jax.random.key(0), epsilon=-1.0)
     with pytest.raises(ValueError, match="fraction"):
         remove_edges(synthetic_hierarchy(0, num_nodes=5), 1.0, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The pure solver: jit, vmap over restarts and over problems give the eager result.
+
+SOLVER = RegistrationSolver(num_iters=3, sinkhorn_max_iterations=40)
+
+
+@pytest.fixture
+def solver_case(isometric_pair, x64):
+    """The isometric pair in float64 (so that jit/vmap/eager agree to 1e-9, not to float32's
+    reassociation noise), two initial rotations and an annealing schedule."""
+    x, y, _, _ = isometric_pair
+    rotations = jnp.stack([jnp.eye(3), random_rotation(jax.random.key(3), 3)]).astype(jnp.float64)
+    x, y = jnp.asarray(x, jnp.float64), jnp.asarray(y, jnp.float64)
+    return x, y, rotations, SOLVER.epsilons(0.5, jnp.float64)
+
+
+@pytest.mark.parametrize(
+    "cost_fn", [PoincareCost(1.0, 2.0), costs.SqEuclidean()], ids=["poincare", "sqeuclidean"]
+)
+def test_solver_run_jit_and_vmap_over_restarts_equal_eager_loop(solver_case, cost_fn):
+    x, y, rotations, eps = solver_case
+    problem = AlignmentProblem(x, y, cost_fn)
+    eager = [SOLVER.run(problem, r, eps) for r in rotations]
+    assert int(eager[0].iteration) == SOLVER.num_iters
+    assert np.isfinite(float(eager[0].cost)) and np.isfinite(float(eager[1].cost))
+    chex.assert_trees_all_close(
+        jax.jit(SOLVER.run)(problem, rotations[1], eps), eager[1], rtol=1e-9, atol=1e-12
+    )
+    looped = jax.tree.map(lambda *leaves: jnp.stack(leaves), *eager)
+    over_restarts = jax.jit(jax.vmap(SOLVER.run, in_axes=(None, 0, None)))(problem, rotations, eps)
+    chex.assert_trees_all_close(over_restarts, looped, rtol=1e-9, atol=1e-12)
+    plan, log_plan, cost = SOLVER.transport(eager[0], problem, eps[-1])
+    np.testing.assert_allclose(
+        np.asarray(plan), np.exp(np.asarray(log_plan)), rtol=1e-6, atol=1e-300
+    )
+    np.testing.assert_allclose(np.asarray(plan).sum(), 1.0, rtol=5e-2)
+    assert np.isfinite(float(cost))
+
+
+def test_solver_run_vmaps_over_problems(solver_case):
+    x, y, rotations, eps = solver_case
+    cost_fn = PoincareCost(1.0, 2.0)
+    batched = AlignmentProblem(jnp.stack([x, y]), jnp.stack([y, x]), cost_fn)
+    in_axes = (AlignmentProblem(0, 0, None), None, None)
+    out = jax.jit(jax.vmap(SOLVER.run, in_axes=in_axes))(batched, rotations[0], eps)
+    for i, (a, b) in enumerate([(x, y), (y, x)]):
+        one = SOLVER.run(AlignmentProblem(a, b, cost_fn), rotations[0], eps)
+        chex.assert_trees_all_close(
+            jax.tree.map(lambda v, i=i: v[i], out), one, rtol=1e-9, atol=1e-12
+        )
+
+
+def test_solver_rejects_costs_it_cannot_register(solver_case):
+    x, y, rotations, eps = solver_case
+    with pytest.raises(TypeError, match="cost_fn must be"):
+        SOLVER.run(AlignmentProblem(x, y, costs.Cosine()), rotations[0], eps)
+    with pytest.raises(ValueError, match="num_iters"):
+        RegistrationSolver(num_iters=0)
+    with pytest.raises(ValueError, match="anneal_fraction"):
+        RegistrationSolver(anneal_fraction=1.5)
