@@ -71,6 +71,9 @@ def bilevel(
         method, num_terms: as in :func:`jaxml.implicit.hypergradient`.
         alpha: the Neumann step; pass the inner learning rate (Lorraine et al.'s choice).
 
+    ``update`` refuses NaN/inf in concrete batches, ``val_args`` or state (ValueError); jitted, it
+    passes them through and a non-finite hypergradient is skipped (``info["skipped"]``).
+
     ``update(state, train_batches, val_args)``: ``train_batches`` is a tuple of arrays whose
     leading axis T indexes the inner steps (step t calls ``train_loss(params, hparams,
     *[b[t] for b in train_batches])``); the hypergradient uses the last training batch and

@@ -116,6 +116,13 @@ def hypergradient(
 
     Returns:
         The hypergradient (pytree like ``hparams``), and the info if requested.
+
+    Raises:
+        TypeError: a non-callable loss, a float ``num_terms`` (e.g. 2.0), non-float params.
+        ValueError: an unknown ``method``, a bad ``alpha`` or ``num_terms``, a loss that fails on
+            the given trees or is not scalar, and NaN/inf in concrete ``params``, ``hparams``,
+            ``train_args`` or ``val_args``. Under ``jit`` those values are not inspected: a NaN
+            passes through and ``info.finite`` / ``info.diverged`` report it.
     """
     chk.check_choice(method, "method", METHODS)
     if method == "neumann" or (method == "identity" and alpha is not None):

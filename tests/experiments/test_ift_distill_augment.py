@@ -2,7 +2,7 @@
 themselves are checked at quick scale, see the module docstrings) and their verdict rules on
 crafted metrics (one passing set, one failing set per condition of the rule)."""
 
-import dataclasses
+import os
 
 import numpy as np
 import pytest
@@ -13,7 +13,15 @@ from experiments.ift import dataset_distillation, learned_augmentation
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def test_dataset_distillation_tiny_and_resume(tmp_path):
+class _Crash(Exception):
+    pass
+
+
+def _crash(code):
+    raise _Crash(code)
+
+
+def test_dataset_distillation_tiny_and_resume(tmp_path, monkeypatch):
     config = make_config(dataset_distillation.Config, "tiny", outer_schedule_steps=12)
     metrics = dataset_distillation.run(config, tmp_path / "whole")
     assert (tmp_path / "whole" / dataset_distillation.FIGURE).read_bytes()[:8] == PNG_MAGIC
@@ -43,8 +51,14 @@ def test_dataset_distillation_tiny_and_resume(tmp_path):
     assert summary.thresholds
     assert summary.matches is False  # 2 seeds < the rule's 5, whatever the gain
 
-    # Resets and batches depend on the step index only: stop at 6, resume to 12 == straight 12.
-    dataset_distillation.run(dataclasses.replace(config, hypersteps=6), tmp_path / "split")
+    # Resets and batches depend on the step index only: killed after step 6 (the harness's
+    # JAXML_CRASH_AT_STEP, os._exit patched), resumed to 12 == straight 12. The same config both
+    # times: train_loop refuses a checkpoint written under another config.
+    monkeypatch.setenv("JAXML_CRASH_AT_STEP", "6")
+    monkeypatch.setattr(os, "_exit", _crash)
+    with pytest.raises(_Crash):
+        dataset_distillation.run(config, tmp_path / "split")
+    monkeypatch.delenv("JAXML_CRASH_AT_STEP")
     resumed = dataset_distillation.run(config, tmp_path / "split")
     assert resumed["resumed_from_step"] == 6
     np.testing.assert_array_equal(resumed["distilled_images"], metrics["distilled_images"])

@@ -113,7 +113,7 @@ def test_relaxed_dropout_is_unbiased_and_differentiable():
     assert abs(float(jnp.mean(y < 0.5 / 0.7)) - 0.3) < 0.015
     g = jax.grad(lambda lg: jnp.sum(relaxed_dropout(jax.random.key(1), x[:10], lg) ** 2))(logits)
     assert np.all(np.isfinite(np.asarray(g))) and np.any(np.asarray(g) != 0)
-    with pytest.raises(ValueError, match="rate must be in"):
+    with pytest.raises(ValueError, match="rate must be > 0 and < 1"):
         init_dropout_logits(3, 1.0)
 
 
@@ -125,7 +125,7 @@ def test_augment_net_starts_as_identity_and_distillation_shapes():
     inputs = init_distilled_inputs(jax.random.key(0), 10, 2, (8, 8, 1))
     labels = distilled_labels(10, 2)
     assert inputs.shape == (20, 8, 8, 1) and labels.tolist()[:4] == [0, 0, 1, 1]
-    with pytest.raises(ValueError, match="num_classes >= 2"):
+    with pytest.raises(ValueError, match="num_classes must be an int >= 2"):
         distilled_labels(1, 1)
     assert isinstance(net, nn.Module)
 
