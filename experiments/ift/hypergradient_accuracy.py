@@ -275,7 +275,8 @@ def _plot(config, results, path):
     )
     axes[0].legend(fontsize=8)
     sizes = ", ".join(f"{k}: {v['num_params']} hparams" for k, v in results.items())
-    fig.suptitle(f"digits, one L2 decay per weight ({sizes})", fontsize=10)
+    data = "linreg: diabetes (the paper's setting, judged); logreg, mlp: digits (extensions)"
+    fig.suptitle(f"one L2 decay per weight ({sizes})\n{data}", fontsize=10)
     save_figure(fig, path)
 
 
