@@ -41,15 +41,17 @@ import optax
 from jax.typing import ArrayLike
 
 from jaxml._validation import (
+    check_array,
     check_bool,
     check_callable,
     check_int,
     check_key,
     check_nonnegative,
+    check_optimizer,
     check_positive,
 )
 from jaxml.hyperbolic import poincare
-from jaxml.hyperbolic._checks import check_curvature
+from jaxml.hyperbolic._checks import check_curvature, check_points
 from jaxml.hyperbolic.rsgd import riemannian_sgd
 
 __all__ = [
@@ -162,7 +164,19 @@ def poincare_embedding_loss(
 
     Returns:
         Scalar: ``sum_b w_b loss_b / B`` (the batch mean when every weight is 1).
+
+    Raises:
+        ValueError/TypeError: wrong shapes or dtypes; when concrete (eager calls), node ids
+            outside ``[0, n)`` (JAX indexing would silently clamp them) and parameters that are
+            NaN or outside the ball. Under ``jit``/``grad`` only the shapes are checked.
     """
+    n = check_points(params, "params", c, min_ndim=2)[0]
+    check_array(params, "params", ndim=2)
+    b = check_array(batch, "batch", shape=(None, 2), dtype="int", minimum=0, maximum=n - 1)[0]
+    k = check_array(negatives, "negatives", shape=(b, None), dtype="int", minimum=0, maximum=n - 1)
+    check_array(negative_mask, "negative_mask", shape=k, dtype="bool")
+    if weights is not None:
+        check_array(weights, "weights", shape=(b,), dtype="real")
     u, v = batch[:, 0], batch[:, 1]
     candidates = jnp.concatenate([v[:, None], negatives], axis=1)  # [B, K + 1]
     mask = jnp.concatenate([jnp.ones_like(v[:, None], bool), negative_mask], axis=1)
@@ -229,6 +243,8 @@ def make_poincare_trainer(
     dampening = float(check_nonnegative(dampening, "dampening"))
     init_scale = float(check_positive(init_scale, "init_scale"))
     check_curvature(c)
+    if optimizer is not None:
+        check_optimizer(optimizer, "optimizer")
     if negatives not in NEGATIVE_MODES:
         raise ValueError(f"negatives must be one of {NEGATIVE_MODES}; got {negatives!r}")
 

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from jaxml._validation import check_scalar
+from jaxml._validation import check_array, check_int, check_scalar
 from jaxml.data import load_wordnet_hierarchy, random_tree, read_noun_synsets, to_numpy_rng
 from jaxml.data import wordnet_dir as _wordnet_dir
 
@@ -69,6 +69,8 @@ def synthetic_hierarchy(
     Returns:
         A :class:`HierarchyData` whose ``edges`` are the (child, ancestor) closure.
     """
+    if num_nodes is not None:
+        check_int(num_nodes, "num_nodes", minimum=2)
     tree = random_tree(seed, num_nodes=num_nodes, branching=branching, depth=depth)
     child = np.flatnonzero(tree.parent >= 0)
     parent_edges = np.stack([child, tree.parent[child]], axis=1).astype(np.int32)
@@ -107,6 +109,14 @@ def wordnet_hierarchy(
     )
 
 
+def _check_hierarchy(h, name: str = "h") -> None:
+    if not isinstance(h, HierarchyData):
+        raise TypeError(
+            f"{name} must be a HierarchyData (from synthetic_hierarchy or wordnet_hierarchy); got "
+            f"{type(h).__name__}"
+        )
+
+
 def permute_hierarchy(h: HierarchyData, seed) -> tuple[HierarchyData, np.ndarray]:
     """Relabels the nodes randomly so that the identity is not the right matching.
 
@@ -117,6 +127,7 @@ def permute_hierarchy(h: HierarchyData, seed) -> tuple[HierarchyData, np.ndarray
     Returns:
         ``(h_permuted, perm)`` where old node ``i`` is new node ``perm[i]``.
     """
+    _check_hierarchy(h)
     rng = to_numpy_rng(seed)
     n = h.num_nodes
     perm = rng.permutation(n).astype(np.int32)
@@ -144,6 +155,7 @@ def remove_edges(h: HierarchyData, fraction: float, seed) -> HierarchyData:
     Returns:
         A :class:`HierarchyData` with ``round((1 - fraction) m)`` relations.
     """
+    _check_hierarchy(h)
     fraction = float(check_scalar(fraction, "fraction", minimum=0.0, maximum=1.0, max_open=True))
     if fraction == 0.0:
         return h
@@ -173,6 +185,11 @@ def tree_orbit_sizes(parent_edges: np.ndarray, num_nodes: int) -> np.ndarray:
     Returns:
         int ``[n]`` orbit sizes (1 = structurally unique).
     """
+    num_nodes = check_int(num_nodes, "num_nodes", minimum=1)
+    check_array(
+        parent_edges, "parent_edges", shape=(None, 2), dtype="int", minimum=0, maximum=num_nodes - 1
+    )
+    parent_edges = np.asarray(parent_edges)
     parent = np.full(num_nodes, -1, dtype=np.int64)
     parent[parent_edges[:, 0]] = parent_edges[:, 1]
     roots = np.flatnonzero(parent < 0)

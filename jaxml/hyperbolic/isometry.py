@@ -17,7 +17,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxml._validation import check_array, check_int, check_nonnegative, check_scalar
+from jaxml._validation import (
+    check_array,
+    check_int,
+    check_key,
+    check_nonnegative,
+    check_scalar,
+    is_concrete,
+)
 from jaxml.hyperbolic import poincare
 from jaxml.hyperbolic._checks import check_curvature, check_points
 
@@ -34,31 +41,77 @@ __all__ = [
 ]
 
 
-class Isometry(NamedTuple):
+class _IsometryFields(NamedTuple):
+    rotation: jax.Array
+    translation: jax.Array
+
+
+_ORTHOGONALITY_TOL = 1e-3
+
+
+class Isometry(_IsometryFields):
     """``g(x) = translation (+) (rotation @ x)``.
+
+    Constructed from concrete ``[d, d]`` and ``[d]`` arrays it checks that the rotation is finite
+    and orthogonal (``|R R^T - I| <= 1e-3``) and the translation finite and of length ``d``;
+    whether the translation lies inside the ball depends on ``c`` and is checked where the
+    isometry is applied. Tracers and batched (vmapped) fields pass unchecked, so the class stays
+    a plain pytree under ``jit``/``vmap``.
 
     Attributes:
         rotation: ``[d, d]`` orthogonal matrix.
         translation: ``[d]`` point of the ball (``g(0)``).
     """
 
-    rotation: jax.Array
-    translation: jax.Array
+    __slots__ = ()
+
+    def __new__(cls, rotation, translation):
+        if _is_concrete_array(rotation) and np.ndim(rotation) == 2:
+            rot = np.asarray(rotation, dtype=np.float64)
+            d = rot.shape[0]
+            if rot.shape != (d, d):
+                raise ValueError(f"rotation must be a square [d, d] matrix; got shape {rot.shape}")
+            check_array(rot, "rotation")
+            err = float(np.max(np.abs(rot @ rot.T - np.eye(d)), initial=0.0))
+            if err > _ORTHOGONALITY_TOL:
+                raise ValueError(
+                    f"rotation must be orthogonal (|R R^T - I| <= {_ORTHOGONALITY_TOL:g}); got "
+                    f"max |R R^T - I| = {err:.3g}"
+                )
+            if _is_concrete_array(translation) and np.ndim(translation) == 1:
+                check_array(translation, "translation", shape=(d,))
+        return super().__new__(cls, rotation, translation)
 
 
-def _check_isometry(iso: Isometry, d: int | None = None) -> int:
+def _is_concrete_array(x) -> bool:
+    return isinstance(x, jax.Array | np.ndarray) and is_concrete(x)
+
+
+def _check_isometry(iso, name: str = "iso", d: int | None = None, c=1.0, points: str = "x") -> int:
+    """``iso`` must be an :class:`Isometry` of matching shapes with its translation in the ball."""
+    if not isinstance(iso, Isometry):
+        raise TypeError(
+            f"{name} must be an Isometry(rotation, translation); got {type(iso).__name__}"
+        )
     rot, tr = jnp.shape(iso.rotation), jnp.shape(iso.translation)
     if len(rot) != 2 or rot[0] != rot[1]:
-        raise ValueError(f"isometry.rotation must be a square [d, d] matrix; got shape {rot}")
+        raise ValueError(f"{name}.rotation must be a square [d, d] matrix; got shape {rot}")
     if tr != (rot[0],):
         raise ValueError(
-            f"isometry.translation must have shape [d] = ({rot[0]},) matching the rotation; "
-            f"got {tr}"
+            f"{name}.translation must have shape [d] = ({rot[0]},) matching the rotation; got {tr}"
         )
     if d is not None and rot[0] != d:
         raise ValueError(
-            f"the isometry acts on d = {rot[0]} dimensions but the points have d = {d}"
+            f"{points} has d = {d} coordinates but {name} acts on d = {rot[0]} dimensions"
         )
+    check_array(iso.rotation, f"{name}.rotation")
+    if c is None:  # the ball's radius is unknown here
+        check_array(iso.translation, f"{name}.translation")
+        return rot[0]
+    try:
+        check_points(iso.translation, f"{name}.translation", c)
+    except ValueError as e:
+        raise ValueError(f"{name}: the translation is invalid: {e}") from None
     return rot[0]
 
 
@@ -75,7 +128,7 @@ def apply_isometry(iso: Isometry, x: ArrayLike, c: float = 1.0) -> jax.Array:
     """
     check_curvature(c)
     check_points(x, "x", c)
-    _check_isometry(iso, jnp.shape(x)[-1])
+    _check_isometry(iso, "iso", jnp.shape(x)[-1], c)
     x = jnp.asarray(x)
     rotated = x @ jnp.asarray(iso.rotation, x.dtype).T
     return poincare.mobius_add(jnp.asarray(iso.translation, x.dtype), rotated, c)
@@ -93,7 +146,7 @@ def invert_isometry(iso: Isometry) -> Isometry:
     Returns:
         The inverse, again as rotation + translation.
     """
-    _check_isometry(iso)
+    _check_isometry(iso, "iso", c=None)
     rot_t = jnp.asarray(iso.rotation).T
     return Isometry(rotation=rot_t, translation=-(rot_t @ jnp.asarray(iso.translation)))
 
@@ -109,6 +162,7 @@ def random_rotation(key: jax.Array, dim: int, dtype=None) -> jax.Array:
     Returns:
         ``[dim, dim]`` orthogonal matrix (determinant +1 or -1).
     """
+    check_key(key, "key")
     dim = check_int(dim, "dim", minimum=1)
     dtype = dtype or jnp.result_type(float)
     g = jax.random.normal(key, (dim, dim), dtype)
@@ -132,6 +186,7 @@ def random_isometry(
     Returns:
         An :class:`Isometry`.
     """
+    check_key(key, "key")
     check_curvature(c)
     radius = 1.0 / float(jnp.sqrt(c))
     t = float(
@@ -168,8 +223,8 @@ def compose_isometries(outer: Isometry, inner: Isometry, c: float = 1.0) -> Isom
     Returns:
         An :class:`Isometry` equal to the composition.
     """
-    d = _check_isometry(inner)
-    _check_isometry(outer, d)
+    d = _check_isometry(inner, "inner", c=c)
+    _check_isometry(outer, "outer", d, c, points="inner")
     check_curvature(c)
     dtype = jnp.result_type(inner.rotation, outer.rotation)
     t = apply_isometry(outer, apply_isometry(inner, jnp.zeros((d,), dtype), c), c)
@@ -199,6 +254,7 @@ def noisy_isometric_copy(
     Returns:
         ``[n, d]`` the moved, noisy copy (row ``i`` is the copy of ``x_i``).
     """
+    check_key(key, "key")
     check_curvature(c)
     check_points(x, "x", c, min_ndim=2)
     check_array(x, "x", ndim=2)

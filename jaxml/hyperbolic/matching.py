@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxml._validation import check_int
+from jaxml._validation import check_bool, check_int
 
 __all__ = [
     "match_by_keys",
@@ -106,6 +106,19 @@ def true_match_from_permutation(perm: ArrayLike) -> np.ndarray:
     return p.astype(np.int32)
 
 
+def _check_sequence(value, name: str, *, of_str: bool = False) -> None:
+    """A list/tuple (not a string); with ``of_str``, of lists/tuples of strings."""
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
+        raise TypeError(f"{name} must be a sequence (list or tuple); got {type(value).__name__}")
+    if of_str:
+        for item in value:
+            if isinstance(item, str) or not all(isinstance(w, str) for w in item):
+                raise TypeError(
+                    f"{name} must be a sequence of lemma-name sequences (e.g. [('dog',)]); got "
+                    f"an item {item!r}"
+                )
+
+
 def match_by_keys(keys_x: Sequence[Hashable], keys_y: Sequence[Hashable]) -> np.ndarray:
     """Matches items with equal keys, where the key is unique on both sides.
 
@@ -117,6 +130,8 @@ def match_by_keys(keys_x: Sequence[Hashable], keys_y: Sequence[Hashable]) -> np.
         int ``[n]``: the index in ``y`` of the item with the same key, or ``-1`` when the key is
         absent from ``y`` or repeated on either side (ambiguous).
     """
+    _check_sequence(keys_x, "keys_x")
+    _check_sequence(keys_y, "keys_y")
     if len(keys_x) == 0 or len(keys_y) == 0:
         raise ValueError(f"keys_x and keys_y must be non-empty; got {len(keys_x)}, {len(keys_y)}")
     pos_y: dict[Hashable, list[int]] = defaultdict(list)
@@ -152,6 +167,9 @@ def match_by_lemmas(
     Returns:
         int ``[n]`` index in ``y`` or ``-1``.
     """
+    _check_sequence(lemmas_x, "lemmas_x", of_str=True)
+    _check_sequence(lemmas_y, "lemmas_y", of_str=True)
+    check_bool(overlap, "overlap")
     keys_x = [frozenset(w.lower() for w in ls) for ls in lemmas_x]
     keys_y = [frozenset(w.lower() for w in ls) for ls in lemmas_y]
     out = match_by_keys(keys_x, keys_y)

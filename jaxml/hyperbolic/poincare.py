@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from jaxml._validation import is_concrete
+from jaxml._validation import check_array, is_concrete
 from jaxml.hyperbolic._checks import check_curvature, check_points, check_same_dim
 
 __all__ = [
@@ -217,6 +217,7 @@ def expmap0(v: ArrayLike, c: float = 1.0) -> jax.Array:
         ``[..., d]`` points in the ball, ``exp_0(0) = 0``.
     """
     check_curvature(c)
+    check_array(v, "v", min_ndim=1)
     v = _as_float(v)
     sqrt_c = jnp.sqrt(jnp.asarray(c, v.dtype))
     return _clip_to_ball(_tanh_ratio(sqrt_c * _safe_norm(v)) * v, c)
@@ -254,6 +255,7 @@ def expmap(x: ArrayLike, v: ArrayLike, c: float = 1.0) -> jax.Array:
     Returns:
         ``[..., d]`` points; ``d_c(x, exp_x(v)) = lambda_x |v|`` (the Riemannian norm of v).
     """
+    check_array(v, "v", min_ndim=1)
     check_same_dim(x, v, "x", "v")
     (x,) = _prepare(c, (x, "x"))
     v = _as_float(v).astype(x.dtype)
@@ -291,6 +293,7 @@ def mobius_scalar_mul(r: ArrayLike, x: ArrayLike, c: float = 1.0) -> jax.Array:
     Returns:
         ``[..., d]`` points with ``d_c(0, r (x) x) = |r| d_c(0, x)``.
     """
+    check_array(r, "r", dtype="real")
     (x,) = _prepare(c, (x, "x"))
     r = jnp.asarray(r, x.dtype)[..., None]
     return expmap0(r * logmap0(x, c), c)
@@ -311,6 +314,7 @@ def mobius_matvec(m: ArrayLike, x: ArrayLike, c: float = 1.0) -> jax.Array:
     Returns:
         ``[..., k]`` points in the ``k``-dimensional ball.
     """
+    check_array(m, "m", ndim=2, dtype="real")
     if jnp.ndim(m) != 2:
         raise ValueError(f"m must be a 2-D matrix [k, d]; got shape {jnp.shape(m)}")
     if jnp.shape(m)[1] != jnp.shape(x)[-1]:
@@ -346,6 +350,7 @@ def project(x: ArrayLike, eps: float = 1e-5, c: float = 1.0) -> jax.Array:
         eps_value = None
     if eps_value is not None and not 0.0 < eps_value < 1.0:
         raise ValueError(f"eps must be in (0, 1); got {eps_value}")
+    check_array(x, "x", min_ndim=1)
     x = _as_float(x)
     max_norm = (1.0 - eps) / jnp.sqrt(c)
     norm = _safe_norm(x)

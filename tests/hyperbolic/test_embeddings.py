@@ -72,8 +72,13 @@ def test_loss_matches_numpy_and_masks_negatives(x64):
     for fn in (poincare_embedding_loss, jax.jit(poincare_embedding_loss)):
         loss = fn(jnp.asarray(params), jnp.asarray(batch), jnp.asarray(negs), jnp.asarray(mask))
         np.testing.assert_allclose(float(loss), np.mean(expected), rtol=1e-10)
-    weighted = poincare_embedding_loss(jnp.asarray(params), jnp.asarray(batch), jnp.asarray(negs),
-                                       jnp.asarray(mask), jnp.array([1.0, 0.0]))
+    weighted = poincare_embedding_loss(
+        jnp.asarray(params),
+        jnp.asarray(batch),
+        jnp.asarray(negs),
+        jnp.asarray(mask),
+        jnp.array([1.0, 0.0]),
+    )
     np.testing.assert_allclose(float(weighted), expected[0] / 2, rtol=1e-10)
 
 
@@ -86,8 +91,11 @@ def test_csr_membership_matches_python_sets():
     iters = int(np.ceil(np.log2(max_deg + 1))) + 1
     u = rng.integers(0, n, size=500)
     v = rng.integers(0, n, size=500)
-    got = np.asarray(jax.jit(_csr_contains, static_argnums=4)(
-        jnp.asarray(indptr), jnp.asarray(indices), jnp.asarray(u), jnp.asarray(v), iters))
+    got = np.asarray(
+        jax.jit(_csr_contains, static_argnums=4)(
+            jnp.asarray(indptr), jnp.asarray(indices), jnp.asarray(u), jnp.asarray(v), iters
+        )
+    )
     members = {(int(a), int(b)) for a, b in pairs}
     expected = [(int(a), int(b)) in members for a, b in zip(u, v, strict=True)]
     np.testing.assert_array_equal(got, expected)
@@ -125,8 +133,17 @@ def test_reconstruction_metrics_match_brute_force():
 def test_training_reconstructs_a_small_tree():
     tree = synthetic_hierarchy(0, branching=2, depth=3)  # 15 nodes, 34 closure edges
     result = train_poincare_embeddings(
-        tree.edges, tree.num_nodes, 2, jax.random.key(0), num_epochs=150, num_negatives=10,
-        batch_size=8, burn_in_epochs=10, learning_rate=0.5, return_info=True)
+        tree.edges,
+        tree.num_nodes,
+        2,
+        jax.random.key(0),
+        num_epochs=150,
+        num_negatives=10,
+        batch_size=8,
+        burn_in_epochs=10,
+        learning_rate=0.5,
+        return_info=True,
+    )
     emb = np.asarray(result.embeddings)
     assert emb.shape == (15, 2) and np.all(np.linalg.norm(emb, axis=1) < 1 - 1e-6)
     assert result.losses[-1] < 0.5 * result.losses[0]
@@ -165,3 +182,22 @@ def test_bad_edges_and_settings():
         make_poincare_trainer(good, 3, 2, negatives="all")
     with pytest.raises(ValueError, match="embeddings has 1 point"):
         reconstruction_metrics(jnp.array([[2.0, 0.0], [0.0, 0.0], [0.1, 0.0]]), good)
+
+
+def test_training_a_key_batch_equals_one_run_per_key():
+    """One vmapped program over S keys = S separate runs (same init/epoch key derivation)."""
+    tree = synthetic_hierarchy(0, num_nodes=12)
+    kwargs = dict(num_epochs=3, num_negatives=4, batch_size=8, burn_in_epochs=1)
+    keys = jax.vmap(jax.random.key)(jnp.arange(2, dtype=jnp.uint32))
+    batched = train_poincare_embeddings(
+        tree.edges, tree.num_nodes, 2, keys, return_info=True, **kwargs
+    )
+    assert batched.embeddings.shape == (2, 12, 2) and batched.losses.shape == (3, 2)
+    for s in range(2):
+        one = train_poincare_embeddings(
+            tree.edges, tree.num_nodes, 2, jax.random.key(s), return_info=True, **kwargs
+        )
+        np.testing.assert_allclose(batched.embeddings[s], one.embeddings, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(batched.losses[:, s], one.losses, rtol=1e-5)
+    with pytest.raises(ValueError, match="key must be one PRNG key or a 1-D batch"):
+        train_poincare_embeddings(tree.edges, tree.num_nodes, 2, keys.reshape(1, 2), num_epochs=1)
