@@ -67,9 +67,14 @@ class Config:
     out: str = "results/benchmarks/hyperbolic_speed.json"
     SCALES: ClassVar[dict] = {
         "full": {"embed_epochs": 200, "repeats": 7},
-        "tiny": {"num_points": 100, "restarts": 2, "repeats": 1, "embed_epochs": 2,
-                 "sinkhorn_iterations": 20,
-                 "root": "monkey.n.01"},
+        "tiny": {
+            "num_points": 100,
+            "restarts": 2,
+            "repeats": 1,
+            "embed_epochs": 2,
+            "sinkhorn_iterations": 20,
+            "root": "monkey.n.01",
+        },
     }
 
 
@@ -110,8 +115,9 @@ def _pot_step(w, x, y, eps_scale, num_iterations):
     cost = _np_poincare_cost(x @ w.T, y)
     a = np.full(x.shape[0], 1.0 / x.shape[0])
     b = np.full(y.shape[0], 1.0 / y.shape[0])
-    plan = ot.sinkhorn(a, b, cost, eps_scale * cost.std(), numItermax=num_iterations,
-                       stopThr=0.0, warn=False)
+    plan = ot.sinkhorn(
+        a, b, cost, eps_scale * cost.std(), numItermax=num_iterations, stopThr=0.0, warn=False
+    )
     u, _, vt = np.linalg.svd(_np_logmap0(y).T @ plan.T @ _np_logmap0(x))
     return u @ vt, plan
 
@@ -121,8 +127,13 @@ def _jax_step(w, x, y, eps_scale, num_iterations, lse_mode):
     # every Sinkhorn iteration, which XLA does not hoist out of the loop.
     cost = PoincareCost().all_pairs(x @ w.T, y)
     geom = geometry.Geometry(cost_matrix=cost, epsilon=eps_scale, relative_epsilon="std")
-    solver = sinkhorn.Sinkhorn(lse_mode=lse_mode, threshold=-1.0, min_iterations=num_iterations,
-                               max_iterations=num_iterations, implicit_diff=None)
+    solver = sinkhorn.Sinkhorn(
+        lse_mode=lse_mode,
+        threshold=-1.0,
+        min_iterations=num_iterations,
+        max_iterations=num_iterations,
+        implicit_diff=None,
+    )
     plan = solver(linear_problem.LinearProblem(geom)).matrix
     u, _, vt = jnp.linalg.svd(P.logmap0(y).T @ plan.T @ P.logmap0(x))
     return u @ vt, plan
@@ -134,42 +145,53 @@ def bench_alignment(config: Config) -> dict:
     x = _points(0, config.num_points, config.dim)
     y = _points(1, config.num_points, config.dim)
     rng = np.random.default_rng(2)
-    ws = np.stack([np.linalg.qr(rng.normal(size=(config.dim,) * 2))[0]
-                   for _ in range(config.restarts)]).astype(np.float32)
+    ws = np.stack(
+        [np.linalg.qr(rng.normal(size=(config.dim,) * 2))[0] for _ in range(config.restarts)]
+    ).astype(np.float32)
     xj, yj, wj = jnp.asarray(x), jnp.asarray(y), jnp.asarray(ws)
     x64, y64 = x.astype(np.float64), y.astype(np.float64)
     its = config.sinkhorn_iterations
-    out = {"num_points": config.num_points, "dim": config.dim, "restarts": config.restarts,
-           "sinkhorn_iterations": its}
+    out = {
+        "num_points": config.num_points,
+        "dim": config.dim,
+        "restarts": config.restarts,
+        "sinkhorn_iterations": its,
+    }
     _, plan_p = _pot_step(ws[0].astype(np.float64), x64, y64, config.eps_scale, its)  # warm-up
-    t_pot = _median_time(lambda: _pot_step(ws[0].astype(np.float64), x64, y64,
-                                           config.eps_scale, its), config.repeats)
+    t_pot = _median_time(
+        lambda: _pot_step(ws[0].astype(np.float64), x64, y64, config.eps_scale, its), config.repeats
+    )
     out["pot_seconds"] = t_pot
     out["pot_restarts_sequential_seconds"] = t_pot * config.restarts
     for mode, lse in (("kernel", False), ("lse", True)):
         single = jax.jit(lambda w, a, b, lse=lse: _jax_step(w, a, b, config.eps_scale, its, lse))
-        batched = jax.jit(jax.vmap(
-            lambda w, a, b, lse=lse: _jax_step(w, a, b, config.eps_scale, its, lse),
-            in_axes=(0, None, None)))
+        batched = jax.jit(
+            jax.vmap(
+                lambda w, a, b, lse=lse: _jax_step(w, a, b, config.eps_scale, its, lse),
+                in_axes=(0, None, None),
+            )
+        )
         jax.block_until_ready(single(wj[0], xj, yj))  # compile
         jax.block_until_ready(batched(wj, xj, yj))
-        t1 = _median_time(lambda s=single: jax.block_until_ready(s(wj[0], xj, yj)),
-                          config.repeats)
-        tb = _median_time(lambda b=batched: jax.block_until_ready(b(wj, xj, yj)),
-                          max(1, config.repeats // 2))
+        t1 = _median_time(lambda s=single: jax.block_until_ready(s(wj[0], xj, yj)), config.repeats)
+        tb = _median_time(
+            lambda b=batched: jax.block_until_ready(b(wj, xj, yj)), max(1, config.repeats // 2)
+        )
         _, plan_j = single(wj[0], xj, yj)
         out[f"jax_{mode}_seconds"] = t1
         out[f"jax_{mode}_restarts_vmap_seconds"] = tb
         out[f"speedup_{mode}_single"] = t_pot / t1
         out[f"speedup_{mode}_restarts"] = t_pot * config.restarts / tb
         out[f"plan_{mode}_max_abs_diff"] = float(
-            np.max(np.abs(np.asarray(plan_j, np.float64) - plan_p)))
+            np.max(np.abs(np.asarray(plan_j, np.float64) - plan_p))
+        )
     out["plan_max"] = float(plan_p.max())
     t_cost_np = _median_time(lambda: _np_poincare_cost(x64, y64), config.repeats)
     cost_j = jax.jit(lambda a, b: PoincareCost().all_pairs(a, b))
     jax.block_until_ready(cost_j(xj, yj))
     out["cost_matrix_jax_seconds"] = _median_time(
-        lambda: jax.block_until_ready(cost_j(xj, yj)), config.repeats)
+        lambda: jax.block_until_ready(cost_j(xj, yj)), config.repeats
+    )
     out["cost_matrix_numpy_seconds"] = t_cost_np
     return out
 
@@ -183,8 +205,13 @@ def bench_embeddings(config: Config) -> dict:
     h = wordnet_hierarchy(config.root)
     relations = [(h.names[a], h.names[b]) for a, b in h.edges]
     t0 = time.perf_counter()
-    model = PoincareModel(relations, size=config.embed_dim, negative=config.embed_negatives,
-                          burn_in=config.embed_burn_in, seed=0)
+    model = PoincareModel(
+        relations,
+        size=config.embed_dim,
+        negative=config.embed_negatives,
+        burn_in=config.embed_burn_in,
+        seed=0,
+    )
     model.train(epochs=config.embed_epochs, batch_size=10, print_every=10**9)
     t_gensim = time.perf_counter() - t0
     gensim_emb = np.stack([model.kv[name] for name in h.names]).astype(np.float64)
@@ -194,22 +221,34 @@ def bench_embeddings(config: Config) -> dict:
 
     rate_g = len(relations) * epochs_gensim / t_gensim
     out = {
-        "root": config.root, "relations": len(relations), "epochs": epochs_gensim,
+        "root": config.root,
+        "relations": len(relations),
+        "epochs": epochs_gensim,
         "gensim_relations_per_second": rate_g,
-        "gensim_map": float(rec_g.map), "gensim_mean_rank": float(rec_g.mean_rank),
-        "gensim_seconds": t_gensim, "jax": {},
+        "gensim_map": float(rec_g.map),
+        "gensim_mean_rank": float(rec_g.mean_rank),
+        "gensim_seconds": t_gensim,
+        "jax": {},
     }
     for lr in config.embed_lrs:
         res = train_poincare_embeddings(
-            h.edges, h.num_nodes, config.embed_dim, jax.random.key(0),
-            num_epochs=epochs_gensim, num_negatives=config.embed_negatives,
-            burn_in_epochs=config.embed_burn_in, batch_size=10, learning_rate=lr,
-            return_info=True)
+            h.edges,
+            h.num_nodes,
+            config.embed_dim,
+            jax.random.key(0),
+            num_epochs=epochs_gensim,
+            num_negatives=config.embed_negatives,
+            burn_in_epochs=config.embed_burn_in,
+            batch_size=10,
+            learning_rate=lr,
+            return_info=True,
+        )
         rec_j = reconstruction_metrics(res.embeddings, h.edges)
         out["jax"][f"lr={lr:g}"] = {
             "relations_per_second": res.relations_per_second,
             "speedup": res.relations_per_second / rate_g,
-            "map": float(rec_j.map), "mean_rank": float(rec_j.mean_rank),
+            "map": float(rec_j.map),
+            "mean_rank": float(rec_j.mean_rank),
             "seconds": res.train_seconds,
         }
     return out
@@ -220,23 +259,31 @@ def main(argv=None) -> dict:
     out = {"config": dataclasses.asdict(config), "device": device_info()}
     print(f"[hyperbolic_speed] {config}", flush=True)
     out["alignment_step"] = a = bench_alignment(config)
-    print(f"(a) alignment step, {a['num_points']} x {a['num_points']}, d = {a['dim']}, "
-          f"{a['sinkhorn_iterations']} Sinkhorn iterations: POT {a['pot_seconds']:.3f} s; "
-          f"jaxml kernel {a['jax_kernel_seconds']:.3f} s (x{a['speedup_kernel_single']:.2f}), "
-          f"lse {a['jax_lse_seconds']:.3f} s (x{a['speedup_lse_single']:.2f}); "
-          f"{a['restarts']} restarts (vmap vs POT one after another): kernel "
-          f"x{a['speedup_kernel_restarts']:.2f}, lse x{a['speedup_lse_restarts']:.2f}; "
-          f"cost matrix jax {a['cost_matrix_jax_seconds']:.4f} s vs numpy "
-          f"{a['cost_matrix_numpy_seconds']:.4f} s; max |plan diff| "
-          f"{a['plan_kernel_max_abs_diff']:.1e} / {a['plan_lse_max_abs_diff']:.1e} "
-          f"(max entry {a['plan_max']:.1e})", flush=True)
+    print(
+        f"(a) alignment step, {a['num_points']} x {a['num_points']}, d = {a['dim']}, "
+        f"{a['sinkhorn_iterations']} Sinkhorn iterations: POT {a['pot_seconds']:.3f} s; "
+        f"jaxml kernel {a['jax_kernel_seconds']:.3f} s (x{a['speedup_kernel_single']:.2f}), "
+        f"lse {a['jax_lse_seconds']:.3f} s (x{a['speedup_lse_single']:.2f}); "
+        f"{a['restarts']} restarts (vmap vs POT one after another): kernel "
+        f"x{a['speedup_kernel_restarts']:.2f}, lse x{a['speedup_lse_restarts']:.2f}; "
+        f"cost matrix jax {a['cost_matrix_jax_seconds']:.4f} s vs numpy "
+        f"{a['cost_matrix_numpy_seconds']:.4f} s; max |plan diff| "
+        f"{a['plan_kernel_max_abs_diff']:.1e} / {a['plan_lse_max_abs_diff']:.1e} "
+        f"(max entry {a['plan_max']:.1e})",
+        flush=True,
+    )
     out["embedding_training"] = b = bench_embeddings(config)
     jax_rows = "; ".join(
         f"{k}: {v['relations_per_second']:,.0f} rel/s (x{v['speedup']:.1f}), MAP {v['map']:.3f},"
-        f" rank {v['mean_rank']:.2f}" for k, v in b["jax"].items())
-    print(f"(b) embeddings, {b['relations']} relations x {b['epochs']} epochs: gensim "
-          f"{b['gensim_relations_per_second']:,.0f} rel/s, MAP {b['gensim_map']:.3f}, rank "
-          f"{b['gensim_mean_rank']:.2f}; jaxml {jax_rows}", flush=True)
+        f" rank {v['mean_rank']:.2f}"
+        for k, v in b["jax"].items()
+    )
+    print(
+        f"(b) embeddings, {b['relations']} relations x {b['epochs']} epochs: gensim "
+        f"{b['gensim_relations_per_second']:,.0f} rel/s, MAP {b['gensim_map']:.3f}, rank "
+        f"{b['gensim_mean_rank']:.2f}; jaxml {jax_rows}",
+        flush=True,
+    )
     write_json_atomic(Path(config.out), out)
     return out
 
