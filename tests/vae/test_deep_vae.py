@@ -48,12 +48,13 @@ def test_step_is_vmappable_over_configurations():
     sig = jnp.array([0.01, 0.1, 1.0])
     learn = jnp.array([0.0, 1.0, 0.0])
     init = lambda s, flag: init_vae_state(model, opt, jax.random.key(0), s, flag)
-    states = jax.vmap(init)(sig, learn)
+    # Jitted: eagerly, every op of the VAE step compiles on its own (tens of seconds on 2 cores).
+    states = jax.jit(jax.vmap(init))(sig, learn)
     x = jax.random.uniform(jax.random.key(1), (16, 4))
     step = make_vae_train_step(model, opt)
-    batched, _ = jax.vmap(step, in_axes=(0, None, None))(states, x, jax.random.key(2))
-    single = init_vae_state(model, opt, jax.random.key(0), 0.1, 1.0)
-    one, _ = step(single, x, jax.random.key(2))
+    batched, _ = jax.jit(jax.vmap(step, in_axes=(0, None, None)))(states, x, jax.random.key(2))
+    single = jax.jit(init)(jnp.asarray(0.1), jnp.asarray(1.0))
+    one, _ = jax.jit(step)(single, x, jax.random.key(2))
     jax.tree.map(
         lambda a, b: np.testing.assert_allclose(a[1], b, rtol=1e-5, atol=1e-6),
         batched.params,
