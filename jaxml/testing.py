@@ -49,6 +49,16 @@ class BadCall:
     errors: tuple[type[BaseException], ...] = (ValueError, TypeError)
 
 
+def bad_calls(
+    function: str,
+    arg: str,
+    items: Iterable[tuple[str, Callable[[], Any]]],
+    errors: tuple[type[BaseException], ...] = (ValueError, TypeError),
+) -> list[BadCall]:
+    """``[BadCall(function, arg, what, call, errors) for what, call in items]``: a table's rows."""
+    return [BadCall(function, arg, what, call, errors) for what, call in items]
+
+
 @dataclasses.dataclass(frozen=True)
 class Outcome:
     """How one :class:`BadCall` was answered: its kind (see :data:`KINDS`) and the error text."""

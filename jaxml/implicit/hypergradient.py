@@ -23,7 +23,7 @@ from jaxml._validation import PyTree
 from jaxml.implicit.inverse_hvp import (
     cg_inverse_hvp,
     check_alpha,
-    check_float_tree,
+    check_loss_args,
     check_terms,
     neumann_inverse_hvp,
     tree_all_finite,
@@ -129,13 +129,7 @@ def hypergradient(
         check_alpha(alpha)
     num_terms = check_terms(num_terms)
     chk.check_bool(return_info, "return_info")
-    for name, args in (("train_args", train_args), ("val_args", val_args)):
-        if not isinstance(args, list | tuple):
-            raise TypeError(f"{name} must be a tuple of arguments; got {type(args).__name__}")
-        chk.check_tree_finite(args, name)
-    check_float_tree(params, "params")
-    check_float_tree(hparams, "hparams")
-    train_args, val_args = tuple(train_args), tuple(val_args)
+    train_args, val_args = check_loss_args(params, hparams, train_args, val_args)
     _check_loss(train_loss, "train_loss", params, hparams, train_args)
     _check_loss(val_loss, "val_loss", params, hparams, val_args)
 

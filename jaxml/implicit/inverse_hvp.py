@@ -84,6 +84,23 @@ def check_float_tree(vec: PyTree, name: str) -> None:
     chk.check_tree_finite(vec, name)
 
 
+def check_loss_args(
+    params: PyTree, hparams: PyTree, train_args: tuple, val_args: tuple
+) -> tuple[tuple, tuple]:
+    """The common entry checks of the hypergradient functions; returns the args as tuples.
+
+    ``params`` and ``hparams`` are non-empty float pytrees, finite where concrete; ``train_args``
+    and ``val_args`` are tuples (or lists) of arguments, finite where concrete.
+    """
+    for name, args in (("train_args", train_args), ("val_args", val_args)):
+        if not isinstance(args, list | tuple):
+            raise TypeError(f"{name} must be a tuple of arguments; got {type(args).__name__}")
+        chk.check_tree_finite(args, name)
+    check_float_tree(params, "params")
+    check_float_tree(hparams, "hparams")
+    return tuple(train_args), tuple(val_args)
+
+
 def neumann_inverse_hvp(
     hvp: HVP, v: PyTree, num_terms: int, alpha: float, *, return_info: bool = False
 ) -> PyTree | tuple[PyTree, InverseHVPInfo]:

@@ -14,7 +14,7 @@ import optax
 
 from jaxml import _validation as chk
 from jaxml._validation import PyTree
-from jaxml.implicit.inverse_hvp import check_float_tree
+from jaxml.implicit.inverse_hvp import check_loss_args
 from jaxml.train import optax_scan
 
 
@@ -53,13 +53,7 @@ def unrolled_hypergradient(
     chk.check_optimizer(optimizer)
     num_steps = chk.check_int(num_steps, "num_steps", minimum=0)
     chk.check_bool(batched_train_args, "batched_train_args")
-    for name, args in (("train_args", train_args), ("val_args", val_args)):
-        if not isinstance(args, list | tuple):
-            raise TypeError(f"{name} must be a tuple of arguments; got {type(args).__name__}")
-        chk.check_tree_finite(args, name)
-    check_float_tree(params, "params")
-    check_float_tree(hparams, "hparams")
-    train_args, val_args = tuple(train_args), tuple(val_args)
+    train_args, val_args = check_loss_args(params, hparams, train_args, val_args)
     if batched_train_args:
         for leaf in jax.tree.leaves(train_args):
             if np.shape(leaf)[:1] != (num_steps,):

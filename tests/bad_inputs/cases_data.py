@@ -7,7 +7,7 @@ import jax
 import numpy as np
 
 from jaxml import data as d
-from jaxml.testing import BadCall
+from jaxml.testing import bad_calls
 
 F = "jaxml.data."
 _TMP = Path(tempfile.mkdtemp(prefix="jaxml-bad-inputs-"))
@@ -16,13 +16,18 @@ _y = np.arange(40) % 2
 
 
 def _cases(name, arg, items):
+    # A missing file or folder is a FileNotFoundError (naming the argument), the rest ValueError/
+    # TypeError.
     return [
-        BadCall(F + name, arg, what, call, (FileNotFoundError,) if "missing" in what else _VT)
+        c
         for what, call in items
+        for c in bad_calls(
+            F + name,
+            arg,
+            [(what, call)],
+            (FileNotFoundError,) if "missing" in what else (ValueError, TypeError),
+        )
     ]
-
-
-_VT = (ValueError, TypeError)
 
 
 def _lg(**kw):

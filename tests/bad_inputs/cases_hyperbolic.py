@@ -7,7 +7,7 @@ from ott.geometry import costs
 
 from jaxml import hyperbolic as h
 from jaxml.hyperbolic import poincare as P
-from jaxml.testing import BadCall
+from jaxml.testing import bad_calls
 
 F = "jaxml.hyperbolic."
 NAN = float("nan")
@@ -23,7 +23,7 @@ _tree = h.synthetic_hierarchy(0, num_nodes=6)
 
 
 def _cases(name, arg, items):
-    return [BadCall(F + name, arg, what, call) for what, call in items]
+    return bad_calls(F + name, arg, items)
 
 
 def _align(**kw):

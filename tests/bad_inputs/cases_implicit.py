@@ -8,7 +8,7 @@ import optax
 from jaxml import implicit as ift
 from jaxml.implicit import hparams as hp
 from jaxml.models import MLP
-from jaxml.testing import BadCall
+from jaxml.testing import bad_calls
 
 F, H = "jaxml.implicit.", "jaxml.implicit.hparams."
 _VT = (ValueError, TypeError)
@@ -98,7 +98,7 @@ def _fa(**kw):
 
 
 def _cases(prefix, name, arg, items):
-    return [BadCall(prefix + name, arg, what, call, _VT) for what, call in items]
+    return bad_calls(prefix + name, arg, items, _VT)
 
 
 CASES = [

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxml import models as m
-from jaxml.testing import BadCall
+from jaxml.testing import bad_calls
 
 F = "jaxml.models."
 _mlp = m.MLP(hidden=(4,), num_outputs=3)
@@ -21,7 +21,7 @@ _step = m.make_train_step(_mlp.apply, optax.sgd(0.1))
 
 
 def _cases(name, arg, items):
-    return [BadCall(F + name, arg, what, call) for what, call in items]
+    return bad_calls(F + name, arg, items)
 
 
 CASES = [

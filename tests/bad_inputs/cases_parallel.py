@@ -8,7 +8,7 @@ import optax
 
 from jaxml import parallel as par
 from jaxml.models import MLP
-from jaxml.testing import BadCall
+from jaxml.testing import bad_calls
 from jaxml.train import batch_sampler
 
 F = "jaxml.parallel."
@@ -25,7 +25,7 @@ _ADDR = "127.0.0.1:12355"
 
 
 def _cases(name, arg, items, errors=_VT):
-    return [BadCall(F + name, arg, what, call, errors) for what, call in items]
+    return bad_calls(F + name, arg, items, errors)
 
 
 def _dc(**kw):

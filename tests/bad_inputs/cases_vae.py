@@ -6,7 +6,7 @@ import numpy as np
 import optax
 
 from jaxml import vae
-from jaxml.testing import BadCall
+from jaxml.testing import bad_calls
 
 F = "jaxml.vae."
 _RNG = np.random.default_rng(0)
@@ -42,7 +42,7 @@ def _inf(a, index=0):
 
 
 def _cases(name, arg, items):
-    return [BadCall(F + name, arg, what, call) for what, call in items]
+    return bad_calls(F + name, arg, items)
 
 
 CASES = [
