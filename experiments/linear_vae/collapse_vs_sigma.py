@@ -148,8 +148,8 @@ def plot(config: Config, m: dict, path: Path) -> None:
         ax_elbo.plot(s1, r["elbo"], mk, color=c, ms=10, label=f"ELBO, learned from {s0:.3g}")
         ax_elbo.plot(s1, r["kl"], "s", color=c, mfc="none", ms=8)
         steps = [h["step"] for h in hist]
-        ax_hist.plot(steps, [h[f"sigma2_{i}"] for h in hist], color=c, lw=2, label=f"init {s0:.3g}")
-        ax_col.plot(steps, [h[f"collapsed_{i}"] for h in hist], color=c, ls="--", lw=1.5)
+        ax_hist.plot(steps, [h["sigma2"][i] for h in hist], color=c, lw=2, label=f"init {s0:.3g}")
+        ax_col.plot(steps, [h["collapsed"][i] for h in hist], color=c, ls="--", lw=1.5)
     pos = evals[(evals > xmin) & (evals < xmax)]
     ax.plot(pos, np.full_like(pos, -0.06), "|", color="0.6", ms=10, mew=1)
     ax.plot(
@@ -212,7 +212,7 @@ def run(config: Config, workdir: Path) -> dict:
     def eval_fn(states):
         ev = jax.device_get(evaluate(states, x_val, eval_key))
         names = ("elbo", "kl", "collapsed", "active", "sigma2")
-        return {f"{n}_{i}": float(ev[n][i]) for i in range(len(sigma2s)) for n in names}
+        return {n: ev[n] for n in names}  # [configs] arrays per eval record
 
     result = train_loop(
         states0,
@@ -231,10 +231,10 @@ def run(config: Config, workdir: Path) -> dict:
         r["collapsed_fraction_val"] = float(val["collapsed"][r["index"]])
         if r["learned"]:  # its trajectory: the most collapse seen during training (validation)
             i = r["index"]
-            peak = max(result.history, key=lambda h, i=i: h[f"collapsed_{i}"])
-            r["max_collapsed_during_training"] = peak[f"collapsed_{i}"]
+            peak = max(result.history, key=lambda h, i=i: h["collapsed"][i])
+            r["max_collapsed_during_training"] = peak["collapsed"][i]
             r["max_collapsed_step"] = peak["step"]
-            r["sigma2_at_max_collapsed"] = peak[f"sigma2_{i}"]
+            r["sigma2_at_max_collapsed"] = peak["sigma2"][i]
     fixed, learned = [r for r in runs if not r["learned"]], [r for r in runs if r["learned"]]
     collapse = [r["collapsed_fraction"] for r in fixed]
     linear = [r["linear_prediction"] for r in fixed]
