@@ -7,6 +7,7 @@ from experiments.harness.experiment import (
     default_workdir,
     experiment_main,
     figure_id,
+    judge,
     write_outputs,
 )
 from experiments.harness.io import read_json, to_jsonable, write_json_atomic, write_text_atomic
@@ -31,6 +32,7 @@ __all__ = [
     "device_peak_bytes",
     "experiment_main",
     "figure_id",
+    "judge",
     "make_config",
     "max_rss_mb",
     "parse_config",

@@ -47,6 +47,22 @@ class Summary(NamedTuple):
     thresholds: dict[str, Any] | None = None
 
 
+def judge(failures: Sequence[str], detail: str) -> tuple[bool, str]:
+    """``(matches, verdict)`` of a rule from the list of its failed conditions.
+
+    The verdict reads ``"holds: every condition met (<detail>)"`` or
+    ``"fails N condition(s): <failure>; <failure> (<detail>)"``, so a reader sees every broken
+    condition, and the numbers behind all of them, in one sentence.
+    """
+    ok = not failures
+    head = (
+        "holds: every condition met"
+        if ok
+        else f"fails {len(failures)} condition(s): " + "; ".join(failures)
+    )
+    return ok, f"{head} ({detail})"
+
+
 def is_smoke_run(metrics: dict[str, Any]) -> bool:
     """Whether ``metrics`` came from a ``--scale tiny`` run, which never gets a verdict.
 

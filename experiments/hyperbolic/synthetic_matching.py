@@ -40,7 +40,7 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from experiments.harness import Summary, experiment_main, write_outputs
+from experiments.harness import Summary, experiment_main, judge, write_outputs
 from experiments.harness.loop import progress_enabled
 from experiments.harness.plotting import plt, save_figure
 from experiments.hyperbolic._common import (
@@ -324,17 +324,7 @@ def summarize(metrics: dict) -> Summary:
                         f"{where}: hyperbolic OT not above Euclidean on every seed "
                         f"({hyp.round(2).tolist()} vs {euc.round(2).tolist()})"
                     )
-    ok = not failures
-    verdict = (
-        (
-            "holds: every condition met"
-            if ok
-            else f"fails {len(failures)} condition(s): " + "; ".join(failures)
-        )
-        + f" ({num_seeds} seeds; "
-        + "; ".join(parts)
-        + ")"
-    )
+    ok, verdict = judge(failures, f"{num_seeds} seeds; " + "; ".join(parts))
     return Summary(numbers, ok, verdict, thresholds)
 
 

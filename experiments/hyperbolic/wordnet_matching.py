@@ -26,7 +26,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from experiments.harness import Summary, experiment_main, write_outputs
+from experiments.harness import Summary, experiment_main, judge, write_outputs
 from experiments.harness.plotting import plt, save_figure
 from experiments.hyperbolic._common import (
     align_precision,
@@ -300,17 +300,8 @@ def summarize(metrics: dict) -> Summary:
                 f"{tag}: hyperbolic OT mean P@1 {hyp.mean():.3f} < {MIN_RETAINED} x "
                 f"{reference:.3f} (no removal)"
             )
-    ok = not failures
-    verdict = (
-        (
-            "holds: every condition met"
-            if ok
-            else f"fails {len(failures)} condition(s): " + "; ".join(failures)
-        )
-        + f" ({num_seeds} seeds, chance P@1 {metrics['chance_p_at_1']:.4f}; "
-        + "; ".join(parts)
-        + ")"
-    )
+    detail = f"{num_seeds} seeds, chance P@1 {metrics['chance_p_at_1']:.4f}; " + "; ".join(parts)
+    ok, verdict = judge(failures, detail)
     return Summary(numbers, ok, verdict, thresholds)
 
 

@@ -350,3 +350,13 @@ def test_write_outputs_adds_the_common_tail_once(tmp_path):
     assert metrics["max_rss_mb"] > 10 and metrics["device"]["backend"] == "cpu"
     kept = write_outputs(tmp_path, _Cfg(), {"a": 1.0, "max_rss_mb": 5.0})
     assert kept["max_rss_mb"] == 5.0
+
+
+def test_judge_lists_every_failed_condition():
+    from experiments.harness import judge
+
+    assert judge([], "n = 3") == (True, "holds: every condition met (n = 3)")
+    assert judge(["a < 1", "b > 2"], "n = 3") == (
+        False,
+        "fails 2 condition(s): a < 1; b > 2 (n = 3)",
+    )
