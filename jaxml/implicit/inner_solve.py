@@ -31,7 +31,6 @@ def lbfgs_minimize(loss: Callable[[PyTree], jax.Array], params: PyTree, num_step
     opt = optax.lbfgs()
     value_and_grad = optax.value_and_grad_from_state(loss)
 
-    @jax.jit
     def step(carry, _):
         p, s = carry
         value, grad = value_and_grad(p, state=s)
