@@ -3,10 +3,14 @@
     python -m experiments.reproduce                      # every figure, quick scale
     python -m experiments.reproduce --only ift --scale full
     python -m experiments.reproduce --list
+    python -m experiments.reproduce --jobs 1                # one at a time, output streamed
 
 Each figure runs in its own process (``python -m experiments.<paper>.<figure>``) so that one
 failure or one out-of-memory does not take the others down; a failed figure is marked FAILED in
-the report and the driver exits non-zero at the end. Figures resume from their checkpoints, so a
+the report and the driver exits non-zero at the end. ``--jobs`` figures run at once (default 2:
+XLA's compiler and most of these small programs use one core each, so two processes keep two
+cores busy); each writes its output to ``<results>/<paper>/<figure>/log.txt``. A figure module
+that sets ``EXCLUSIVE = True`` (its verdict rests on wall-clock timings) runs alone. Figures resume from their checkpoints, so a
 second invocation after an interruption finishes the remaining work only.
 """
 
@@ -16,9 +20,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from experiments.harness.experiment import figure_id
-from experiments.harness.io import write_text_atomic
+from experiments.harness.io import read_json, write_text_atomic
 from experiments.harness.report import discover_figures, load_outcome, render_report
 
 
@@ -33,6 +39,80 @@ def _run_streaming(cmd: list[str], keep: int = 20_000) -> tuple[int, str]:
     return proc.wait(), tail.decode(errors="replace").replace("\r", "\n")
 
 
+def _tail(path: Path, lines: int = 15) -> str:
+    text = path.read_text(errors="replace").replace("\r", "\n") if path.is_file() else ""
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _figure_cmd(module: ModuleType, scale: str, workdir: Path) -> list[str]:
+    return [sys.executable, "-m", module.__name__, "--scale", scale, "--workdir", str(workdir)]
+
+
+def _previous_seconds(workdir: Path) -> float:
+    """The wall time of the last completed run in ``workdir`` (0 if none): a scheduling hint."""
+    try:
+        return float(read_json(workdir / "metrics.json").get("wall_seconds") or 0.0)
+    except (FileNotFoundError, ValueError, TypeError):
+        return 0.0
+
+
+def run_parallel(
+    modules: list[ModuleType], scale: str, results: Path, jobs: int
+) -> dict[str, tuple[float, str | None]]:
+    """Runs the figures ``jobs`` at a time, each in its own process, its output in ``log.txt``.
+
+    A figure whose module sets ``EXCLUSIVE = True`` (its verdict rests on wall-clock timings)
+    runs alone: the driver waits for the others to finish first and starts nothing beside it.
+    The rest start longest-first by their previous run's wall time (when ``results`` holds
+    one), so the longest figure does not start last. Returns figure id -> (seconds, error).
+    """
+    order = sorted(modules, key=lambda m: -_previous_seconds(results / figure_id(m.__name__)))
+    pending = [m for m in order if not getattr(m, "EXCLUSIVE", False)]
+    pending += [m for m in order if getattr(m, "EXCLUSIVE", False)]
+    running: dict[str, tuple[subprocess.Popen, float, Path, Any]] = {}
+    done: dict[str, tuple[float, str | None]] = {}
+    total = len(pending)
+
+    def reap(block: bool) -> None:
+        while running:
+            for fid, (proc, t0, log, handle) in list(running.items()):
+                if proc.poll() is None:
+                    continue
+                handle.close()
+                seconds = time.perf_counter() - t0
+                error = (
+                    None if proc.returncode == 0 else (f"exit code {proc.returncode}\n{_tail(log)}")
+                )
+                done[fid] = (seconds, error)
+                del running[fid]
+                status = "ok" if error is None else f"FAILED (see {log})"
+                print(f"[{len(done)}/{total}] {fid}: {status} in {seconds:.0f} s", flush=True)
+                return
+            if not block:
+                return
+            time.sleep(0.2)
+
+    while pending or running:
+        module = pending[0] if pending else None
+        exclusive = module is not None and getattr(module, "EXCLUSIVE", False)
+        if module is not None and not (exclusive and running) and len(running) < jobs:
+            pending.pop(0)
+            fid = figure_id(module.__name__)
+            workdir = results / fid
+            workdir.mkdir(parents=True, exist_ok=True)
+            log = workdir / "log.txt"
+            handle = log.open("w")
+            cmd = _figure_cmd(module, scale, workdir)
+            proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT)
+            running[fid] = (proc, time.perf_counter(), log, handle)
+            alone = " (alone: its verdict rests on timings)" if exclusive else ""
+            print(f"start {fid} (scale {scale}){alone}; log: {log}", flush=True)
+            if not exclusive:
+                continue
+        reap(block=True)
+    return done
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="quick", help="quick (default), full or tiny")
@@ -43,6 +123,12 @@ def main(argv=None) -> int:
         help="substring of <paper>/<figure> to run (repeatable)",
     )
     parser.add_argument("--results", default="results", help="output root (default: results)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="figures run at once (default: min(2, CPUs)); 1 streams each figure's output",
+    )
     parser.add_argument("--list", action="store_true", help="list the figures and exit")
     parser.add_argument(
         "--report-only",
@@ -50,6 +136,8 @@ def main(argv=None) -> int:
         help="rebuild REPORT.md from existing metrics.json without running",
     )
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1, got {args.jobs}")
 
     modules = discover_figures(tuple(args.only))
     if args.list:
@@ -57,32 +145,34 @@ def main(argv=None) -> int:
             print(f"{figure_id(m.__name__):45s} {m.PAPER}")
         return 0
     results = Path(args.results)
-    outcomes = []
-    for i, module in enumerate(modules, 1):
-        fid = figure_id(module.__name__)
-        workdir = results / fid
-        seconds, error = None, None
-        if not args.report_only:
+    ran: dict[str, tuple[float, str | None]] = {}
+    t_start = time.perf_counter()
+    if args.report_only:
+        pass
+    elif args.jobs == 1:
+        for i, module in enumerate(modules, 1):
+            fid = figure_id(module.__name__)
             print(f"\n=== [{i}/{len(modules)}] {fid} (scale {args.scale}) ===", flush=True)
             t0 = time.perf_counter()
-            cmd = [
-                sys.executable,
-                "-m",
-                module.__name__,
-                "--scale",
-                args.scale,
-                "--workdir",
-                str(workdir),
-            ]
-            returncode, tail = _run_streaming(cmd)
-            seconds = time.perf_counter() - t0
+            returncode, tail = _run_streaming(_figure_cmd(module, args.scale, results / fid))
+            error = None
             if returncode != 0:
                 error = f"exit code {returncode}\n" + "\n".join(tail.strip().splitlines()[-15:])
-        outcomes.append(load_outcome(module, workdir, seconds, error))
+            ran[fid] = (time.perf_counter() - t0, error)
+    else:
+        ran = run_parallel(modules, args.scale, results, args.jobs)
+    outcomes = []
+    for module in modules:
+        fid = figure_id(module.__name__)
+        seconds, error = ran.get(fid, (None, None))
+        outcomes.append(load_outcome(module, results / fid, seconds, error))
     report = render_report(outcomes, results_dir=results, scale=args.scale)
     path = write_text_atomic(results / "REPORT.md", report)
     failed = [o.figure for o in outcomes if o.metrics is None]
-    print(f"\nwrote {path} ({len(outcomes) - len(failed)} of {len(outcomes)} figures ok)")
+    print(
+        f"\nwrote {path} ({len(outcomes) - len(failed)} of {len(outcomes)} figures ok; "
+        f"{time.perf_counter() - t_start:.0f} s with --jobs {args.jobs})"
+    )
     if failed:
         print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
         return 1
