@@ -235,7 +235,7 @@ def _to_matrix(X, name: str = "X") -> tuple[np.ndarray, np.ndarray | None]:
     if hasattr(X, "dtypes") and hasattr(X, "index"):  # pandas DataFrame
         bad = [
             c
-            for c, t in zip(X.columns, X.dtypes)
+            for c, t in zip(X.columns, X.dtypes, strict=True)
             if str(t) == "category" or not np.issubdtype(np.dtype(t), np.number)
         ]
         if bad:

@@ -150,7 +150,7 @@ def cache_local_task(
     target_type = labels if classification else "REAL"
     attributes = [(f, "REAL") for f in feature_names] + [("class", target_type)]
     target_col = [str(k) for k in y] if classification else [float(t) for t in y]
-    rows = [[*map(float, row), t] for row, t in zip(x, target_col)]
+    rows = [[*map(float, row), t] for row, t in zip(x, target_col, strict=True)]
     arff_text = arff.dumps(
         {
             "relation": name,
