@@ -1,0 +1,320 @@
+"""A LoadGen System Under Test for any jit-compiled ``apply(params, batch) -> outputs``.
+
+Host-side by nature: the SUT owns a ``jax.jit`` of ``apply`` (this is the jit boundary), a worker
+thread and LoadGen callbacks. ``issue_query`` only enqueues ``(id, index)`` pairs; the worker
+forms batches padded to a fixed set of bucket sizes (so no shape is new after warm-up), runs them,
+waits for the device (``block_until_ready``), copies the outputs to one host array and completes
+every sample with a pointer into it; the array stays alive until ``QuerySamplesComplete``
+returns (LoadGen copies what it logs inside that call). Offline's single query of every sample is
+split into chunks of the largest bucket. The next batch is dispatched before the previous one is
+completed (two batches in flight), so completion overlaps device work.
+
+Failure is fail-fast: if ``apply`` raises, or anything compiles after :meth:`JaxSUT.warmup`, the
+error is kept, every outstanding sample is completed with an empty (size 0) response, later
+queries are completed at once (or held until LoadGen's ``flush_queries`` when ``hold_after_error``
+is set, which with ``server_max_async_queries`` ends a Server run early), and
+:func:`jaxml.bench.run_test` raises the error after LoadGen returns.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+import jax
+import mlperf_loadgen as lg
+import numpy as np
+
+from jaxml import _validation as v
+from jaxml._validation import PyTree
+from jaxml.bench.qsl import SampleLibrary
+
+__all__ = ["JaxSUT", "RecompilationError", "SUTError", "compile_events"]
+
+_BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+_compile_counts: collections.Counter = collections.Counter()
+_listener_lock = threading.Lock()
+_listener_on = False
+
+
+def _on_event(event: str, duration: float, **kwargs) -> None:
+    if event == _BACKEND_COMPILE_EVENT:
+        _compile_counts[threading.get_ident()] += 1
+
+
+def compile_events(thread_id: int | None = None) -> int:
+    """XLA backend compilations seen so far on ``thread_id`` (default: this thread).
+
+    Counted through ``jax.monitoring`` (the listener is registered on first use).
+    """
+    global _listener_on
+    with _listener_lock:
+        if not _listener_on:
+            jax.monitoring.register_event_duration_secs_listener(_on_event)
+            _listener_on = True
+    return _compile_counts[threading.get_ident() if thread_id is None else thread_id]
+
+
+class SUTError(RuntimeError):
+    """The benchmark failed because the System Under Test failed (the cause is chained)."""
+
+
+class RecompilationError(RuntimeError):
+    """Something compiled after warm-up, during the timed run."""
+
+
+class JaxSUT:
+    """System Under Test running ``apply(params, x[b, ...])`` in padded batches.
+
+    Args:
+        apply_fn: ``apply_fn(params, x) -> y`` with ``x`` ``[b, ...]`` and ``y`` ``[b, ...]`` one
+            array (its rows are the responses). Jitted here (host-side driver).
+        params: the parameter pytree (moved to the device once).
+        library: the :class:`SampleLibrary` LoadGen loads samples into.
+        buckets: the batch sizes compiled at warm-up (sorted; the largest is the biggest batch).
+        name: the SUT name.
+        hold_after_error: after a failure, hold new queries until ``flush_queries`` instead of
+            completing them at once (ends a Server run with ``server_max_async_queries`` > 0
+            quickly instead of after its scheduled duration).
+    """
+
+    def __init__(
+        self,
+        apply_fn: Callable[[PyTree, jax.Array], jax.Array],
+        params: PyTree,
+        library: SampleLibrary,
+        *,
+        buckets: Sequence[int] = (1, 8, 32, 128),
+        name: str = "jaxml",
+        hold_after_error: bool = False,
+    ):
+        v.check_callable(apply_fn, "apply_fn")
+        if not isinstance(library, SampleLibrary):
+            raise TypeError(f"library must be a SampleLibrary; got {type(library).__name__}")
+        if isinstance(buckets, str) or not hasattr(buckets, "__iter__"):
+            raise TypeError(f"buckets must be a sequence of ints; got {buckets!r}")
+        buckets = tuple(buckets)
+        if not buckets:
+            raise ValueError("buckets must hold at least one batch size; got ()")
+        for b in buckets:
+            v.check_int(b, "buckets", minimum=1)
+        if len(set(buckets)) != len(buckets):
+            raise ValueError(f"buckets must be distinct; got {buckets}")
+        self.buckets = tuple(sorted(buckets))
+        self.name = v.check_str(name, "name")
+        self.hold_after_error = v.check_bool(hold_after_error, "hold_after_error")
+        if not jax.tree.leaves(params):
+            raise ValueError("params must hold at least one array; got an empty pytree")
+        self.library = library
+        self.params = jax.device_put(params)
+        self._fn = jax.jit(apply_fn)
+        self._cond = threading.Condition()
+        self._pending: collections.deque = collections.deque()
+        self._held: list = []
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+        self.failed = threading.Event()
+        self.issued = 0
+        self.completed: collections.Counter = collections.Counter()
+        self.error_responses = 0
+        self.batch_sizes: collections.Counter = collections.Counter()
+        self.output_shape: tuple[int, ...] | None = None
+        self.output_dtype = None
+        self._warm_cache = None
+        self._warm_compiles = None
+        self.flushes = 0
+
+    # ----------------------------------------------------------------- warm-up and lifecycle
+    def warmup(self, repeats: int = 2) -> dict[str, float]:
+        """Compiles and runs every bucket ``repeats`` times; returns seconds per bucket.
+
+        Must be called before the test starts (compilation is never timed by LoadGen).
+        """
+        repeats = v.check_int(repeats, "repeats", minimum=1)
+        row = self.library.x[:1]
+        times = {}
+        for b in self.buckets:
+            x = np.zeros((b, *row.shape[1:]), row.dtype)
+            t0 = time.perf_counter()
+            for _ in range(repeats):
+                out = np.asarray(jax.block_until_ready(self._fn(self.params, x)))
+            times[str(b)] = time.perf_counter() - t0
+            if out.ndim < 1 or out.shape[0] != b:
+                raise ValueError(
+                    f"apply_fn must return one array [b, ...] per batch; got shape {out.shape} "
+                    f"for a batch of {b}"
+                )
+            self.output_shape, self.output_dtype = tuple(out.shape[1:]), out.dtype
+        self._warm_cache = self._cache_size()
+        return times
+
+    @property
+    def jitted(self):
+        """The SUT's ``jax.jit(apply_fn)`` (for raw measurements of the same compiled code)."""
+        return self._fn
+
+    def _cache_size(self) -> int | None:
+        size = getattr(self._fn, "_cache_size", None)
+        return size() if callable(size) else None
+
+    def start(self) -> None:
+        """Starts the worker thread (after :meth:`warmup`)."""
+        if self._warm_cache is None and self.output_shape is None:
+            raise RuntimeError("call warmup() before start(): compilation must precede the test")
+        if self._thread is not None:
+            raise RuntimeError("the SUT is already started")
+        self._stop = False
+        self._thread = threading.Thread(target=self._worker, name=f"{self.name}-sut", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stops the worker thread (after LoadGen returned)."""
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    # ----------------------------------------------------------------- LoadGen callbacks
+    def issue_query(self, query_samples) -> None:
+        """LoadGen callback: enqueue the samples (never runs the model here)."""
+        items = [(q.id, q.index) for q in query_samples]
+        with self._cond:
+            self.issued += len(items)
+            if self.failed.is_set():
+                if self.hold_after_error:
+                    self._held.extend(items)
+                    return
+            else:
+                self._pending.extend(items)
+                self._cond.notify()
+                return
+        self._complete_empty(items)
+
+    def flush_queries(self) -> None:
+        """LoadGen callback: no more queries will come; release any held after an error."""
+        with self._cond:
+            held, self._held = self._held, []
+            self.flushes += 1
+        self._complete_empty(held)
+
+    # ----------------------------------------------------------------- the worker
+    def _take(self) -> list | None:
+        with self._cond:
+            while not self._pending and not self._stop:
+                self._cond.wait()
+            if not self._pending:
+                return None
+            n = min(len(self._pending), self.buckets[-1])
+            return [self._pending.popleft() for _ in range(n)]
+
+    def _bucket(self, n: int) -> int:
+        return next(b for b in self.buckets if b >= n)
+
+    def _dispatch(self, items: list):
+        idx = [i for _, i in items]
+        x = self.library.gather(idx)
+        b = self._bucket(len(items))
+        if b > len(items):
+            x = np.concatenate([x, np.zeros((b - len(items), *x.shape[1:]), x.dtype)])
+        out = self._fn(self.params, x)
+        size = self._cache_size()
+        if self._warm_cache is not None and size is not None and size != self._warm_cache:
+            raise RecompilationError(
+                f"apply_fn compiled again during the run (jit cache {self._warm_cache} -> "
+                f"{size} entries) for a batch of shape {x.shape}; buckets {self.buckets}"
+            )
+        if compile_events(threading.get_ident()) != self._warm_compiles:
+            raise RecompilationError(
+                f"an XLA compilation happened on the SUT thread during the run (batch shape "
+                f"{x.shape}); everything must compile in warmup()"
+            )
+        self.batch_sizes[b] += 1
+        return items, out
+
+    def _finish(self, inflight) -> None:
+        items, out = inflight
+        host = np.ascontiguousarray(np.asarray(jax.block_until_ready(out))[: len(items)])
+        stride = host.strides[0] if host.ndim else host.itemsize
+        base = host.ctypes.data
+        responses = [
+            lg.QuerySampleResponse(qid, base + k * stride, stride)
+            for k, (qid, _) in enumerate(items)
+        ]
+        lg.QuerySamplesComplete(responses)  # host stays referenced until this returns
+        for qid, _ in items:
+            self.completed[qid] += 1
+
+    def _worker(self) -> None:
+        self._warm_compiles = compile_events()
+        inflight = None
+        while True:
+            items = None
+            try:
+                with self._cond:
+                    ready = bool(self._pending)
+                if inflight is not None and not ready:
+                    self._finish(inflight)  # nothing else to overlap with: complete now
+                    inflight = None
+                items = self._take()
+                if items is None:
+                    break
+                nxt = self._dispatch(items)
+                if inflight is not None:
+                    self._finish(inflight)
+                inflight, items = nxt, None
+            except BaseException as exc:  # noqa: BLE001 - re-raised by run_test
+                self._fail(exc, [inflight, items])
+                inflight = None
+        if inflight is not None:
+            try:
+                self._finish(inflight)
+            except BaseException as exc:  # noqa: BLE001
+                self._fail(exc, [inflight])
+
+    def _fail(self, exc: BaseException, outstanding: list) -> None:
+        with self._cond:
+            if self.error is None:
+                self.error = exc
+            self.failed.set()
+            rest = list(self._pending)
+            self._pending.clear()
+        todo = []
+        for part in outstanding:
+            if part is None:
+                continue
+            todo.extend(part[0] if isinstance(part, tuple) else part)
+        todo = [(qid, i) for qid, i in todo if self.completed[qid] == 0]
+        self._complete_empty(todo + rest)
+
+    def _complete_empty(self, items: list) -> None:
+        if not items:
+            return
+        seen = set()
+        unique = [(q, i) for q, i in items if not (q in seen or seen.add(q))]
+        lg.QuerySamplesComplete([lg.QuerySampleResponse(qid, 0, 0) for qid, _ in unique])
+        for qid, _ in unique:
+            self.completed[qid] += 1
+        self.error_responses += len(unique)
+
+    # ----------------------------------------------------------------- accounting
+    def completion_report(self) -> dict[str, int]:
+        """Issued and completed sample counts; a correct run has ``duplicates == 0`` and
+        ``completed_unique == issued``."""
+        counts = np.fromiter(self.completed.values(), np.int64, len(self.completed))
+        return {
+            "issued": int(self.issued),
+            "completed_unique": int(counts.size),
+            "duplicates": int(np.sum(counts > 1)),
+            "error_responses": int(self.error_responses),
+        }
+
+    def decode(self, data: bytes) -> np.ndarray:
+        """One response's bytes back to its output row ``[...]`` (shape and dtype of warm-up)."""
+        if self.output_shape is None:
+            raise RuntimeError("decode needs the output spec: call warmup() first")
+        return np.frombuffer(data, self.output_dtype).reshape(self.output_shape)
