@@ -32,7 +32,7 @@ from jaxml.openml.estimator import (
 )
 from jaxml.openml.extension import ESTIMATORS, FoldRecord, JaxmlExtension, register
 from jaxml.openml.local_task import RESERVED_ID_MIN, TASK_TYPES, cache_local_task, is_local_id
-from jaxml.openml.runs import METRICS, fold_scores, load_run, run_on_task, save_run
+from jaxml.openml.runs import METRICS, audit_folds, fold_scores, load_run, run_on_task, save_run
 
 register()
 
@@ -50,6 +50,7 @@ __all__ = [
     "JaxmlRegressor",
     "ServerUnreachableError",
     "TaskNotCachedError",
+    "audit_folds",
     "cache_local_task",
     "cached_task_files",
     "capacity_bucket",

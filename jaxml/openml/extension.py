@@ -65,14 +65,22 @@ _PARAM_DOCS = {
 
 
 class FoldRecord(NamedTuple):
-    """What one fold's model saw: ``train_rows``/``test_rows`` are the row labels (the task
-    data's index) of the rows passed to ``fit`` and to ``predict``."""
+    """What one fold's model saw and did.
+
+    Attributes:
+        repeat, fold: the fold's position in the task's estimation procedure.
+        train_rows, test_rows: the row labels (the task data's index) of the rows passed to
+            ``fit`` and to ``predict`` (-1s where the model got plain arrays).
+        new_traces: programs jax traced (compiled) while fitting/predicting this fold.
+        decay: the fitted model's L2 decay per parameter array (tuned ones with "ift").
+    """
 
     repeat: int
     fold: int
     train_rows: np.ndarray
     test_rows: np.ndarray
     new_traces: int
+    decay: dict
 
 
 def _versions() -> dict[str, str]:
@@ -247,6 +255,7 @@ class JaxmlExtension(Extension):
                 rows(clone.fit_rows_, X_train),
                 rows(clone.predict_rows_, X_test),
                 int(new),
+                dict(clone.decay_),
             )
         )
         return pred, proba, measures, None

@@ -16,7 +16,7 @@ from openml.runs import OpenMLRun
 
 from jaxml import _validation as v
 
-__all__ = ["METRICS", "fold_scores", "load_run", "run_on_task", "save_run"]
+__all__ = ["METRICS", "audit_folds", "fold_scores", "load_run", "run_on_task", "save_run"]
 
 
 def _metric_fns():
@@ -112,3 +112,46 @@ def fold_scores(run, metric: str = "accuracy") -> np.ndarray:
     scores = run.get_metric_fn(_metric_fns()[metric])
     repeats = len({int(row[0]) for row in run.data_content})
     return np.asarray(scores, np.float64).reshape(repeats, -1)
+
+
+def audit_folds(task, records) -> dict:
+    """Checks what a model saw in each fold against the task's splits.
+
+    Args:
+        task: the ``OpenMLSupervisedTask`` the model was run on.
+        records: the model's ``fold_records_`` (:class:`jaxml.openml.FoldRecord`), one per fold.
+
+    Returns:
+        ``{"folds": int, "leaked_rows": int, "mismatched_folds": [(repeat, fold), ...],
+        "untested_rows": int, "compilations_after_first_fold": int}``: ``leaked_rows`` counts
+        rows a fold's model was both trained and tested on; a fold is mismatched when the rows
+        it was trained / tested on differ from the task's train / test split; ``untested_rows``
+        counts rows of a repeat never predicted.
+    """
+    from openml.tasks import OpenMLSupervisedTask
+
+    if not isinstance(task, OpenMLSupervisedTask):
+        raise TypeError(f"task must be an OpenMLSupervisedTask; got {type(task).__name__}")
+    if not isinstance(records, list | tuple) or not records:
+        raise ValueError("records must be a non-empty list of FoldRecord (model.fold_records_)")
+    leaked, mismatched, tested = 0, [], {}
+    for r in records:
+        if not hasattr(r, "train_rows") or not hasattr(r, "test_rows"):
+            raise TypeError(f"records must hold FoldRecord items; got {type(r).__name__}")
+        train, test = task.get_train_test_split_indices(repeat=r.repeat, fold=r.fold)
+        leaked += len(np.intersect1d(r.train_rows, r.test_rows))
+        if not (
+            np.array_equal(np.sort(r.train_rows), np.sort(train))
+            and np.array_equal(np.sort(r.test_rows), np.sort(test))
+        ):
+            mismatched.append((r.repeat, r.fold))
+        tested.setdefault(r.repeat, set()).update(np.asarray(r.test_rows).tolist())
+    total = len(task.get_X_and_y(dataset_format="dataframe")[1])
+    untested = sum(total - len(rows & set(range(total))) for rows in tested.values())
+    return {
+        "folds": len(records),
+        "leaked_rows": int(leaked),
+        "mismatched_folds": mismatched,
+        "untested_rows": int(untested),
+        "compilations_after_first_fold": int(sum(r.new_traces for r in records[1:])),
+    }
