@@ -1,0 +1,172 @@
+"""One worker: runs trials of a study until its budget is met (``python -m jaxml.tune.worker``).
+
+Any number of workers, on any number of machines, may run the same spec against one storage.
+Each loops: fail stale trials (dead workers; Optuna re-enqueues them), count the COMPLETE and
+PRUNED trials, stop at ``n_trials``; wait while the remaining budget is held by RUNNING trials
+(one may still die and need a retry); otherwise run one trial with ``study.optimize`` (which
+keeps the heartbeat). Job errors are retried through the same Optuna callback as dead workers.
+
+    python -m jaxml.tune.worker runs/mlp/spec.json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable
+
+import optuna
+
+from jaxml.tune.job import DONE_STATES, make_objective, resolve_job
+from jaxml.tune.proposers import make_pruner, make_sampler
+from jaxml.tune.spec import TuneSpec, load_spec
+from jaxml.tune.storage import spec_storage
+
+TrialState = optuna.trial.TrialState
+POLL_S = 0.2
+#: Exit code of a worker that stopped because too many trials failed (not restarted).
+EXIT_TOO_MANY_FAILURES = 4
+
+
+def open_study(spec: TuneSpec) -> optuna.Study:
+    """Creates or loads ``spec.study_name`` in the spec's storage, with its sampler and pruner."""
+    if not isinstance(spec, TuneSpec):
+        raise TypeError(f"spec must be a TuneSpec; got {type(spec).__name__}")
+    return optuna.create_study(
+        storage=spec_storage(spec),
+        study_name=spec.study_name,
+        sampler=make_sampler(spec),
+        pruner=make_pruner(spec),
+        direction=spec.direction,
+        load_if_exists=True,
+    )
+
+
+def budget_counts(study: optuna.Study) -> dict[str, int]:
+    """``{"done", "running", "waiting", "failed"}``; ``failed`` excludes trials never run."""
+    trials = study.get_trials(deepcopy=False)
+    counts = {"done": 0, "running": 0, "waiting": 0, "failed": 0}
+    for t in trials:
+        if t.state in DONE_STATES:
+            counts["done"] += 1
+        elif t.state == TrialState.RUNNING:
+            counts["running"] += 1
+        elif t.state == TrialState.WAITING:
+            counts["waiting"] += 1
+        elif t.user_attrs.get("fail_kind") not in ("surplus", "duplicate"):
+            counts["failed"] += 1
+    return counts
+
+
+def _retry_failed_jobs(spec: TuneSpec) -> Callable:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=spec.retries)
+
+    def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if trial.state == TrialState.FAIL and trial.user_attrs.get("fail_kind") == "error":
+            retry(study, trial)
+
+    return callback
+
+
+def run_worker(
+    spec: TuneSpec,
+    *,
+    on_trial: Callable[[dict], None] | None = None,
+    job: Callable | None = None,
+    study: optuna.Study | None = None,
+) -> dict[str, int]:
+    """Runs trials of ``spec`` until the study holds ``n_trials`` COMPLETE/PRUNED trials.
+
+    Args:
+        spec: the tuning spec.
+        on_trial: called with :func:`budget_counts` after each trial (e.g. a progress bar).
+        job: the job callable (default: import ``spec.job``, or ``spec.ift_job`` for "ift").
+        study: the study already opened by :func:`open_study` (default: open it).
+
+    Returns:
+        The final :func:`budget_counts`.
+
+    Raises:
+        RuntimeError: more than ``spec.failure_limit`` trials failed.
+    """
+    if not isinstance(spec, TuneSpec):
+        raise TypeError(f"spec must be a TuneSpec; got {type(spec).__name__}")
+    if job is None:
+        job = resolve_job(spec.ift_job if spec.proposer == "ift" else spec.job)
+    study = open_study(spec) if study is None else study
+    objective = make_objective(spec, job)
+    callbacks = [_retry_failed_jobs(spec)]
+    while True:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
+        counts = budget_counts(study)
+        if counts["done"] >= spec.n_trials:
+            return counts
+        if counts["failed"] > spec.failure_limit:
+            raise RuntimeError(
+                f"study {spec.study_name!r}: {counts['failed']} failed trials exceed the limit "
+                f"{spec.failure_limit} (max_failures); see each trial's fail_reason"
+            )
+        busy = counts["running"] > 0 or counts["waiting"] > 0
+        if spec.proposer == "grid" and not busy and study.sampler.is_exhausted(study):
+            return counts  # every grid point was tried (some failed for good)
+        if counts["done"] + counts["running"] >= spec.n_trials:
+            time.sleep(POLL_S)  # the rest of the budget is running; one may die and need a retry
+            continue
+        study.optimize(
+            objective,
+            n_trials=1,
+            catch=(Exception,),
+            callbacks=callbacks,
+            gc_after_trial=False,
+            show_progress_bar=False,
+        )
+        if on_trial is not None:
+            on_trial(budget_counts(study))
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose driver died (even by SIGKILL) stops too, leaving its trial to go stale."""
+    try:  # Linux: the kernel sends SIGKILL when the parent dies.
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(3)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m jaxml.tune.worker SPEC.json", file=sys.stderr)
+        return 2
+    parent = int(os.environ.get("JAXML_TUNE_PARENT", "0"))
+    if parent:
+        _exit_with_parent(parent)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        counts = run_worker(load_spec(argv[0]))
+    except RuntimeError as e:  # too many failed trials: the driver must not restart us
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return EXIT_TOO_MANY_FAILURES
+    print(json.dumps(counts), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
