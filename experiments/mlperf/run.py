@@ -16,7 +16,9 @@ VALID (or accuracy) run, 1 for INVALID, 2 for bad arguments, 3 when the model fa
 
 import argparse
 import json
+import os
 import sys
+import threading
 
 from jaxml.bench import SCENARIOS, SUTError, model_names, run_benchmark
 
@@ -78,6 +80,9 @@ def main(argv=None) -> int:
         return 2
     except SUTError as exc:
         print(f"error: the benchmark failed: {exc}", file=sys.stderr)
+        if any(t.name == "loadgen" and t.is_alive() for t in threading.enumerate()):
+            sys.stderr.flush()
+            os._exit(3)  # an abandoned LoadGen thread must not keep the process alive
         return 3
     keys = ("scenario", "mode", "metric_name", "metric_value", "result_valid", "invalid_reasons")
     print(json.dumps({k: summary[k] for k in keys}, indent=2))

@@ -133,10 +133,8 @@ def run_benchmark(
     )
     library = SampleLibrary(bm.x, bm.labels)
 
-    def new_sut(hold: bool = False) -> JaxSUT:
-        sut = JaxSUT(
-            bm.apply, bm.params, library, buckets=buckets, name=bm.name, hold_after_error=hold
-        )
+    def new_sut() -> JaxSUT:
+        sut = JaxSUT(bm.apply, bm.params, library, buckets=buckets, name=bm.name)
         sut.warmup()
         return sut
 

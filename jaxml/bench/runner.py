@@ -65,7 +65,7 @@ def run_test(
     outdir,
     *,
     timeout_s: float | None = None,
-    abort_grace_s: float = 30.0,
+    abort_grace_s: float = 10.0,
 ) -> TestResult:
     """Runs LoadGen on ``sut`` with ``settings``; returns its result.
 
@@ -74,8 +74,10 @@ def run_test(
         settings: from :func:`jaxml.bench.make_test_settings`.
         outdir: LoadGen's log folder (created).
         timeout_s: fail with ``TimeoutError`` if LoadGen has not returned by then (None: no limit).
-        abort_grace_s: after the SUT fails, how long LoadGen may take to drain the (instantly
-            completed) remaining queries before the error is raised anyway.
+        abort_grace_s: after the SUT fails, how long LoadGen may take to drain the remaining
+            queries (completed at once with empty responses) before the error is raised anyway
+            and the LoadGen thread is abandoned (a SingleStream/MultiStream run drains at about
+            20 us a query; a Server run ends early only with ``server_max_async_queries`` > 0).
 
     Raises:
         SUTError: the model raised or recompiled during the run (the cause is chained); all
@@ -117,6 +119,11 @@ def run_test(
         except BaseException as exc:  # noqa: BLE001 - re-raised below
             raised.append(exc)
 
+    # After a failure a Server run can only end early through LoadGen's own outstanding-query
+    # limit: hold new queries (uncompleted) until LoadGen flushes, then complete them.
+    sut.hold_after_error = bool(
+        settings.scenario == lg.TestScenario.Server and settings.server_max_async_queries > 0
+    )
     sut.start()
     t0 = time.perf_counter()
     thread = threading.Thread(target=target, name="loadgen", daemon=True)

@@ -75,9 +75,11 @@ class JaxSUT:
         library: the :class:`SampleLibrary` LoadGen loads samples into.
         buckets: the batch sizes compiled at warm-up (sorted; the largest is the biggest batch).
         name: the SUT name.
+
+    Attributes:
         hold_after_error: after a failure, hold new queries until ``flush_queries`` instead of
-            completing them at once (ends a Server run with ``server_max_async_queries`` > 0
-            quickly instead of after its scheduled duration).
+            completing them at once; :func:`jaxml.bench.run_test` sets it for Server runs with
+            ``server_max_async_queries`` > 0, which LoadGen then ends early.
     """
 
     def __init__(
@@ -88,7 +90,6 @@ class JaxSUT:
         *,
         buckets: Sequence[int] = (1, 8, 32, 128),
         name: str = "jaxml",
-        hold_after_error: bool = False,
     ):
         v.check_callable(apply_fn, "apply_fn")
         if not isinstance(library, SampleLibrary):
@@ -104,7 +105,7 @@ class JaxSUT:
             raise ValueError(f"buckets must be distinct; got {buckets}")
         self.buckets = tuple(sorted(buckets))
         self.name = v.check_str(name, "name")
-        self.hold_after_error = v.check_bool(hold_after_error, "hold_after_error")
+        self.hold_after_error = False
         if not jax.tree.leaves(params):
             raise ValueError("params must hold at least one array; got an empty pytree")
         self.library = library
