@@ -12,23 +12,37 @@ from jaxml.compress._base import PruneAux, QuantAux
 from jaxml.compress.compose import Compose
 from jaxml.compress.density import density, masks_of
 from jaxml.compress.layers import Layers, select_leaves
+from jaxml.compress.lc import LCState, lc, lc_theta
 from jaxml.compress.pruning import BlockPrune, FilterPrune, NeuronPrune, Prune
 from jaxml.compress.quantize import Quantize
+from jaxml.compress.recovery import direct, hold_masks
+from jaxml.compress.search import SearchResult, search_density
 from jaxml.compress.shrink import ShrunkMLP, shrink_mlp
+from jaxml.compress.storage import StorageReport, load_compressed, save_compressed
 
 __all__ = [
     "BlockPrune",
     "Compose",
     "FilterPrune",
+    "LCState",
     "Layers",
     "NeuronPrune",
     "Prune",
     "PruneAux",
     "QuantAux",
     "Quantize",
+    "SearchResult",
     "ShrunkMLP",
+    "StorageReport",
     "density",
+    "direct",
+    "hold_masks",
+    "lc",
+    "lc_theta",
+    "load_compressed",
     "masks_of",
+    "save_compressed",
+    "search_density",
     "select_leaves",
     "shrink_mlp",
 ]
