@@ -82,6 +82,7 @@ def run_benchmark(
     seed: int = 0,
     find_peak_qps: bool = False,
     search_iterations: int = 4,
+    final_fraction: float = 0.9,
     timeout_s: float | None = None,
 ) -> dict[str, Any]:
     """Runs ``model`` in ``scenario``/``mode`` under LoadGen; writes LoadGen's logs and
@@ -101,6 +102,7 @@ def run_benchmark(
         find_peak_qps: Server only: search the highest VALID target QPS first (each probe a
             LoadGen run in ``workdir/server_search/``); the final run uses the peak.
         search_iterations: bisection steps of that search.
+        final_fraction: the final Server run's target QPS as a fraction of the searched peak.
         timeout_s: per LoadGen run.
 
     Returns:
@@ -120,6 +122,7 @@ def run_benchmark(
     if min_duration_ms is not None:
         over["min_duration_ms"] = v.check_int(min_duration_ms, "min_duration_ms", minimum=1)
     v.check_bool(find_peak_qps, "find_peak_qps")
+    v.check_scalar(final_fraction, "final_fraction", minimum=0.0, maximum=1.0, min_open=True)
     if find_peak_qps and scenario != "Server":
         raise ValueError(f"find_peak_qps applies to the Server scenario only; got {scenario}")
     # Settings are built (and so validated) once before any model work.
@@ -164,7 +167,10 @@ def run_benchmark(
             high_qps=single_qps * 2,
             iterations=search_iterations,
         )
-        tuned["server_target_qps"] = search["peak_qps"] or single_qps / 20
+        # The final run sits at final_fraction of the peak: a probe at the edge can flip to
+        # INVALID on a rerun (the search's own VALID probe at the peak stays in its log dir).
+        peak = search["peak_qps"]
+        tuned["server_target_qps"] = final_fraction * peak if peak else single_qps / 20
 
     settings = make_test_settings(scenario, mode, user_conf=user_conf, overrides=tuned)
     result = run_test(sut, settings, workdir, timeout_s=timeout_s)

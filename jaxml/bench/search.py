@@ -17,6 +17,7 @@ def find_peak_server_qps(
     low_qps: float,
     high_qps: float,
     iterations: int = 4,
+    max_growth: int = 3,
 ) -> dict[str, Any]:
     """Bisects (in log QPS) for the highest ``server_target_qps`` whose run LoadGen marks VALID.
 
@@ -26,12 +27,15 @@ def find_peak_server_qps(
     Args:
         run_at: ``run_at(target_qps) -> TestResult``.
         low_qps: a rate expected to be VALID (> 0).
-        high_qps: a rate expected to be INVALID (> ``low_qps``); if it is VALID it is the answer.
-        iterations: bisection steps after the two end points.
+        high_qps: a rate expected to be INVALID (> ``low_qps``); while it is VALID the bracket
+            moves up (``high_qps *= 4``, at most ``max_growth`` times).
+        iterations: bisection steps after the bracket is found.
+        max_growth: how many times the bracket may move up.
 
     Returns:
-        ``{"peak_qps" (None if ``low_qps`` is INVALID), "curve": [{"target_qps", "valid",
-        "p99_ns", "achieved_qps", "invalid_reasons"}, ...] in probe order}``.
+        ``{"peak_qps" (None if ``low_qps`` is INVALID), "lower_bound_only" (True when even the
+        last grown ``high_qps`` was VALID), "curve": [{"target_qps", "valid", "p99_ns",
+        "achieved_qps", "invalid_reasons"}, ...] in probe order}``.
     """
     v.check_callable(run_at, "run_at")
     v.check_scalar(low_qps, "low_qps", minimum=0.0, min_open=True)
@@ -39,6 +43,7 @@ def find_peak_server_qps(
     if not high_qps > low_qps:
         raise ValueError(f"high_qps must be > low_qps; got {high_qps} <= {low_qps}")
     iterations = v.check_int(iterations, "iterations", minimum=0)
+    max_growth = v.check_int(max_growth, "max_growth", minimum=0)
     curve = []
 
     def probe(qps: float) -> bool:
@@ -54,15 +59,18 @@ def find_peak_server_qps(
         )
         return r.result_valid
 
-    if probe(high_qps):
-        return {"peak_qps": float(high_qps), "curve": curve}
-    if not probe(low_qps):
-        return {"peak_qps": None, "curve": curve}
     lo, hi = float(low_qps), float(high_qps)
+    grown = 0
+    while probe(hi):
+        if grown == max_growth:
+            return {"peak_qps": hi, "lower_bound_only": True, "curve": curve}
+        lo, hi, grown = hi, 4.0 * hi, grown + 1
+    if grown == 0 and not probe(lo):
+        return {"peak_qps": None, "lower_bound_only": False, "curve": curve}
     for _ in range(iterations):
         mid = math.sqrt(lo * hi)
         if probe(mid):
             lo = mid
         else:
             hi = mid
-    return {"peak_qps": lo, "curve": curve}
+    return {"peak_qps": lo, "lower_bound_only": False, "curve": curve}

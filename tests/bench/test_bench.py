@@ -274,9 +274,13 @@ def test_find_peak_server_qps_bisects_on_validity():
 
     out = bench.find_peak_server_qps(run_at, low_qps=10, high_qps=1000, iterations=8)
     assert probes[:2] == [1000, 10] and 250 < out["peak_qps"] <= 300
-    assert len(out["curve"]) == 10
+    assert len(out["curve"]) == 10 and not out["lower_bound_only"]
     assert bench.find_peak_server_qps(lambda q: R(False), low_qps=1, high_qps=2)["peak_qps"] is None
-    assert bench.find_peak_server_qps(lambda q: R(True), low_qps=1, high_qps=2)["peak_qps"] == 2
+    probes.clear()  # a VALID high end moves the bracket up (x4) before bisecting
+    out = bench.find_peak_server_qps(run_at, low_qps=1, high_qps=100, iterations=6)
+    assert probes[:2] == [100, 400] and 280 < out["peak_qps"] <= 300
+    out = bench.find_peak_server_qps(lambda q: R(True), low_qps=1, high_qps=2, max_growth=2)
+    assert out["peak_qps"] == 32 and out["lower_bound_only"]
 
 
 def test_measure_raw_counts_samples(library):
