@@ -35,6 +35,7 @@ from jaxml.models import MLP, cross_entropy, evaluate
 from jaxml.train import batch_sampler, optax_scan, scan_steps
 from jaxml.tune.job import Reporter
 from jaxml.tune.space import Param
+from jaxml.tune.spec import TuneSpec
 
 
 def layer_names(hidden: tuple[int, ...]) -> tuple[str, ...]:
@@ -318,3 +319,69 @@ def ift_job(
         float(np.mean(np.concatenate([np.ravel(h) for h in jax.tree.leaves(state.hparams)]))),
     )
     return _finish(hidden, prob, state.params, reporter)
+
+
+#: Job sizes of the digits problem per scale ("tiny": a smoke run in seconds).
+DIGITS_SCALES = {
+    "tiny": {
+        "hidden": [8],
+        "num_steps": 20,
+        "eval_every": 10,
+        "batch_size": 32,
+        "num_train": 200,
+    },
+    "quick": {
+        "hidden": [32],
+        "num_steps": 300,
+        "eval_every": 50,
+        "batch_size": 64,
+        "num_train": 200,
+    },
+    "full": {
+        "hidden": [128, 128],
+        "num_steps": 2000,
+        "eval_every": 100,
+        "batch_size": 64,
+        "num_train": 400,
+    },
+}
+#: Extra arguments of :func:`ift_job` per scale.
+IFT_SCALES = {
+    "tiny": {"inner_steps": 5, "outer_lr": 0.3, "num_terms": 3},
+    "quick": {"inner_steps": 10, "outer_lr": 0.3, "num_terms": 5},
+    "full": {"inner_steps": 10, "outer_lr": 0.3, "num_terms": 5},
+}
+
+
+def digits_spec(
+    proposer: str,
+    n_trials: int,
+    workdir: str,
+    *,
+    scale: str = "quick",
+    seed: int = 0,
+    **spec_fields: Any,
+) -> TuneSpec:
+    """The :class:`~jaxml.tune.spec.TuneSpec` of the digits problem at ``scale``.
+
+    ``seed`` sets both the data split / initialization and the sampler's seed; ``spec_fields``
+    (``n_parallel``, ``storage``, ``study_name``, ``retries``...) go to the spec. For "ift" the
+    spec's ``ift_job`` is :func:`ift_job` and its job arguments add :data:`IFT_SCALES`.
+    """
+    chk.check_choice(scale, "scale", tuple(DIGITS_SCALES))
+    kwargs = {**DIGITS_SCALES[scale], "seed": seed}
+    if proposer == "ift":
+        kwargs.update(IFT_SCALES[scale])
+    return TuneSpec(
+        proposer=proposer,
+        n_trials=n_trials,
+        params=digits_space(tuple(kwargs["hidden"])),
+        job=f"{__name__}:mlp_job",
+        ift_job=f"{__name__}:ift_job",
+        workdir=workdir,
+        job_kwargs=kwargs,
+        seed=seed,
+        max_resource=kwargs["num_steps"],
+        min_resource=kwargs["eval_every"],
+        **{"n_startup_trials": max(2, n_trials // 4), **spec_fields},
+    )

@@ -82,8 +82,9 @@ def run_study(spec: TuneSpec, *, progress: bool = True) -> dict[str, Any]:
     )
 
     def on_trial(counts):
-        if bar is not None:
-            bar.n = min(counts["done"], spec.n_trials)
+        done = min(counts["done"], spec.n_trials)
+        if bar is not None and bar.n != done:
+            bar.n = done
             bar.refresh()
 
     try:

@@ -47,6 +47,8 @@ class Reporter:
         steps: training steps counted with :meth:`add_steps`.
         values: ``{step: value}`` reported so far.
         attrs: extra results set with :meth:`set`, stored as user attributes at the end.
+        trace: ``[step, steps spent, seconds spent, value]`` per report (stored as the user
+            attribute ``"trace"``: the anytime curve of the trial).
     """
 
     def __init__(self, trial: optuna.trial.Trial | None = None):
@@ -56,6 +58,8 @@ class Reporter:
         self.steps = 0
         self.values: dict[int, float] = {}
         self.attrs: dict[str, Any] = {}
+        self.trace: list[list[float]] = []
+        self._t0 = time.perf_counter()
 
     def report(self, value: float, step: int) -> None:
         """Reports the intermediate score ``value`` after ``step`` (the pruner's resource).
@@ -69,6 +73,7 @@ class Reporter:
         if not math.isfinite(value):
             raise NonFiniteScoreError(f"intermediate value at step {step} is {value}")
         self.values[step] = value
+        self.trace.append([step, self.steps, time.perf_counter() - self._t0, value])
         if self.trial is not None:
             self.trial.report(value, step)
             if self.trial.should_prune():
@@ -108,6 +113,7 @@ def _record(trial: optuna.trial.Trial, reporter: Reporter, t0: float, **extra: A
         **reporter.attrs,
         "wall_time_s": time.perf_counter() - t0,
         "train_steps": reporter.steps,
+        "trace": reporter.trace,
         **extra,
     }
     for key, value in attrs.items():

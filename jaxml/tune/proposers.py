@@ -40,7 +40,10 @@ def make_sampler(spec: TuneSpec) -> optuna.samplers.BaseSampler:
     if spec.proposer == "grid":
         return optuna.samplers.GridSampler(grid_values(spec.params, spec.grid_size), seed=seed)
     if spec.proposer == "tpe":
-        return optuna.samplers.TPESampler(seed=seed)
+        startup = (
+            {} if spec.n_startup_trials is None else {"n_startup_trials": spec.n_startup_trials}
+        )
+        return optuna.samplers.TPESampler(seed=seed, **startup)
     if spec.proposer == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=seed)
     return optuna.samplers.RandomSampler(seed=seed)  # random, hyperband, ift

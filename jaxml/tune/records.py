@@ -59,32 +59,39 @@ def study_summary(study: optuna.Study) -> dict[str, Any]:
 
 
 def best_so_far(
-    records: Sequence[dict[str, Any]], *, x: str = "train_steps", direction: str = "minimize"
+    records: Sequence[dict[str, Any]],
+    *,
+    x: str = "train_steps",
+    direction: str = "minimize",
+    anytime: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The best score reached against the budget spent, over trials in number order.
 
-    Every trial that ran (COMPLETE, PRUNED or FAIL) spends its ``x`` (training steps or wall
-    seconds); a COMPLETE trial's score counts, and so does a PRUNED trial's last intermediate
-    value (what the budget bought). Returns ``(spent [k], best [k])``, one point per trial with a
-    score; ``best`` is non-increasing for "minimize".
+    Every trial that ran spends its ``x`` (training steps or wall seconds). With ``anytime``
+    each intermediate report counts at the budget spent when it was made (the trial's
+    ``"trace"``: a model could be kept there); otherwise only COMPLETE trials' final scores
+    count, at the end of their trial. Returns ``(spent [k], best [k])``; ``best`` is
+    non-increasing for "minimize".
     """
     chk.check_choice(x, "x", X_AXES)
     chk.check_choice(direction, "direction", ("minimize", "maximize"))
+    chk.check_bool(anytime, "anytime")
+    col = 1 if x == "train_steps" else 2
     sign = 1.0 if direction == "minimize" else -1.0
     spent, best, xs, ys = 0.0, np.inf, [], []
     for r in records:
         if r.get(x) is None:
             continue
-        spent += float(r[x])
+        points = []
+        if anytime:
+            points = [(spent + p[col], p[3]) for p in r["user_attrs"].get("trace") or []]
         if r["state"] == "COMPLETE":
-            score = r["value"]
-        elif r["state"] == "PRUNED" and r["intermediate"]:
-            score = r["intermediate"][max(r["intermediate"])]
-        else:
-            continue
-        best = min(best, sign * score)
-        xs.append(spent)
-        ys.append(sign * best)
+            points.append((spent + float(r[x]), r["value"]))
+        for at, score in points:
+            best = min(best, sign * score)
+            xs.append(at)
+            ys.append(sign * best)
+        spent += float(r[x])
     return np.asarray(xs, float), np.asarray(ys, float)
 
 

@@ -50,6 +50,7 @@ class TuneSpec:
         ift_job: the gradient-based job the "ift" proposer runs (same signature as ``job``).
         job_kwargs: fixed keyword arguments of the job (JSON values).
         seed: the sampler's seed.
+        n_startup_trials: random trials before TPE models the results (None: Optuna's 10).
         grid_size: points per float/int parameter for "grid" (unless the Param has ``grid``).
         min_resource, reduction_factor, max_resource: ``HyperbandPruner``'s arguments
             (resource = reported steps; ``max_resource=None`` is Optuna's "auto").
@@ -73,6 +74,7 @@ class TuneSpec:
     ift_job: str | None = None
     job_kwargs: dict = dataclasses.field(default_factory=dict)
     seed: int = 0
+    n_startup_trials: int | None = None
     grid_size: int = 3
     min_resource: int = 1
     reduction_factor: int = 3
@@ -105,6 +107,8 @@ class TuneSpec:
         except TypeError as e:
             raise TypeError(f"job_kwargs must hold JSON values only: {e}") from None
         chk.check_int(self.seed, "seed", minimum=0)
+        if self.n_startup_trials is not None:
+            chk.check_int(self.n_startup_trials, "n_startup_trials", minimum=1)
         chk.check_int(self.grid_size, "grid_size", minimum=1)
         chk.check_int(self.min_resource, "min_resource", minimum=1)
         chk.check_int(self.reduction_factor, "reduction_factor", minimum=2)

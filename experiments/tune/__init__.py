@@ -1,0 +1,1 @@
+"""Auptimizer-style hyperparameter tuning on Optuna: the search CLI and the proposer comparison."""
