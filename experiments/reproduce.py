@@ -10,8 +10,9 @@ failure or one out-of-memory does not take the others down; a failed figure is m
 the report and the driver exits non-zero at the end. ``--jobs`` figures run at once (default 2:
 XLA's compiler and most of these small programs use one core each, so two processes keep two
 cores busy); each writes its output to ``<results>/<paper>/<figure>/log.txt``. A figure module
-that sets ``EXCLUSIVE = True`` (its verdict rests on wall-clock timings) runs alone. Figures resume from their checkpoints, so a
-second invocation after an interruption finishes the remaining work only.
+that sets ``EXCLUSIVE = True`` (its verdict rests on wall-clock timings) runs alone. Figures
+resume from their checkpoints, so a second invocation after an interruption finishes the
+remaining work only.
 """
 
 import argparse

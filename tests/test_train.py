@@ -6,7 +6,15 @@ import numpy as np
 import optax
 import pytest
 
-from jaxml.train import batch_indices, batch_sampler, optax_scan, stack_configs, sweep, sweep_size
+from jaxml.train import (
+    batch_indices,
+    batch_sampler,
+    optax_scan,
+    seed_keys,
+    stack_configs,
+    sweep,
+    sweep_size,
+)
 
 KEY = jax.random.key(3)
 
@@ -180,3 +188,9 @@ def test_sweep_logs_keep_diverged_configurations_out_of_the_loss():
     assert sweep_logs(np.full((2, 3), np.nan)) == {"non-finite runs": 6}
     with pytest.raises(TypeError, match="losses must be a real array"):
         sweep_logs(np.array(["a"]))
+
+
+def test_seed_keys_match_jax_random_key():
+    keys = seed_keys([0, 3])
+    expected = np.stack([jax.random.key_data(jax.random.key(s)) for s in (0, 3)])
+    np.testing.assert_array_equal(jax.random.key_data(keys), expected)

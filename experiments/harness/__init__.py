@@ -1,5 +1,12 @@
 """The experiment harness: configs and CLI, atomic outputs, resumable loops, figures, report."""
 
+from experiments.harness.cache import (
+    cache_key,
+    format_stats,
+    load_cached,
+    save_cached,
+    seed_stats,
+)
 from experiments.harness.checkpoint import Checkpointer
 from experiments.harness.config import build_parser, make_config, parse_config, scales_of
 from experiments.harness.experiment import (
@@ -21,6 +28,11 @@ from experiments.harness.runtime import (
 )
 
 __all__ = [
+    "seed_stats",
+    "save_cached",
+    "load_cached",
+    "format_stats",
+    "cache_key",
     "Checkpointer",
     "LoopResult",
     "NonFiniteLossError",

@@ -20,10 +20,17 @@ from typing import ClassVar
 
 import numpy as np
 
-from experiments.harness import Summary, experiment_main, write_outputs
+from experiments.harness import (
+    Summary,
+    cache_key,
+    experiment_main,
+    load_cached,
+    save_cached,
+    write_outputs,
+)
 from experiments.harness.plotting import plt, save_figure
-from experiments.hyperbolic._common import cache_key, load_cached, save_cached, seed_keys
 from jaxml.hyperbolic import reconstruction_metrics, train_poincare_embeddings, wordnet_hierarchy
+from jaxml.train import seed_keys
 
 PAPER = (
     "Nickel & Kiela 2017, Poincare Embeddings (Table 1, WordNet mammals reconstruction), the "

@@ -40,20 +40,22 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from experiments.harness import Summary, experiment_main, judge, write_outputs
-from experiments.harness.loop import progress_enabled
-from experiments.harness.plotting import plt, save_figure
-from experiments.hyperbolic._common import (
-    align_precision,
+from experiments.harness import (
+    Summary,
     cache_key,
+    experiment_main,
     format_stats,
+    judge,
     load_cached,
     save_cached,
-    seed_keys,
     seed_stats,
+    write_outputs,
 )
+from experiments.harness.loop import progress_enabled
+from experiments.harness.plotting import plt, save_figure
 from jaxml.hyperbolic import (
     METHODS,
+    align_precision,
     apply_isometry,
     fit_isometry,
     noisy_isometric_copy,
@@ -65,6 +67,7 @@ from jaxml.hyperbolic import (
     true_match_from_permutation,
 )
 from jaxml.hyperbolic import poincare as P
+from jaxml.train import seed_keys
 
 PAPER = "Alvarez-Melis, Mroueh & Jaakkola 2020 (AISTATS), synthetic hierarchy matching"
 # The verdict rule's thresholds (see the module docstring).

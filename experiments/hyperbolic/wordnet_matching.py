@@ -26,19 +26,21 @@ from typing import ClassVar
 
 import numpy as np
 
-from experiments.harness import Summary, experiment_main, judge, write_outputs
-from experiments.harness.plotting import plt, save_figure
-from experiments.hyperbolic._common import (
-    align_precision,
+from experiments.harness import (
+    Summary,
     cache_key,
+    experiment_main,
     format_stats,
+    judge,
     load_cached,
     save_cached,
-    seed_keys,
     seed_stats,
+    write_outputs,
 )
+from experiments.harness.plotting import plt, save_figure
 from jaxml.hyperbolic import (
     METHODS,
+    align_precision,
     match_by_lemmas,
     permute_hierarchy,
     reconstruction_metrics,
@@ -46,6 +48,7 @@ from jaxml.hyperbolic import (
     train_poincare_embeddings,
     wordnet_hierarchy,
 )
+from jaxml.train import seed_keys
 
 PAPER = "Alvarez-Melis, Mroueh & Jaakkola 2020 (AISTATS), WordNet hierarchy alignment"
 # The verdict rule's thresholds (see the module docstring).

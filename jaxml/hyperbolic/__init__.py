@@ -23,6 +23,7 @@ from jaxml.hyperbolic.alignment import (
     RegistrationSolver,
     RegistrationState,
     align,
+    align_precision,
     apply_map,
     pairwise_cost,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "RiemannianSGDState",
     "TrainingResult",
     "align",
+    "align_precision",
     "apply_isometry",
     "apply_map",
     "compose_isometries",

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import time
 from typing import NamedTuple
 
 import jax
@@ -71,6 +72,7 @@ from jaxml.hyperbolic import poincare
 from jaxml.hyperbolic._checks import check_curvature, check_point_set
 from jaxml.hyperbolic.cost import PoincareCost
 from jaxml.hyperbolic.isometry import Isometry, apply_isometry, compose_isometries
+from jaxml.hyperbolic.matching import precision_at_k
 
 __all__ = [
     "METHODS",
@@ -811,3 +813,26 @@ def align(
         restart_costs=restart_costs,
         method=method,
     )
+
+
+def align_precision(
+    x: ArrayLike,
+    y: ArrayLike,
+    true_match: ArrayLike,
+    method: str,
+    seed: int,
+    ks: tuple[int, ...] = (1, 10),
+    **align_kwargs,
+) -> dict[str, float]:
+    """Aligns ``x`` to ``y`` and scores the plan: ``{"p_at_<k>" for k in ks, "seconds"}``.
+
+    A host-side evaluation driver (it reads the scores back): ``align(x, y, method,
+    key=jax.random.key(seed), **align_kwargs)``, then :func:`precision_at_k` of its log-plan
+    against ``true_match`` (``[n]``, target index of each source point, -1 where unknown), and
+    the wall time of both.
+    """
+    seed = check_int(seed, "seed", minimum=0)
+    t0 = time.perf_counter()
+    res = align(x, y, method, key=jax.random.key(seed), **align_kwargs)
+    out = {f"p_at_{k}": float(precision_at_k(res.log_plan, true_match, k)) for k in ks}
+    return {**out, "seconds": time.perf_counter() - t0}

@@ -2,7 +2,7 @@
 
 from jaxml.train.sampler import RULES, Sampler, batch_indices, batch_sampler, sampled_step
 from jaxml.train.scan import ScanResult, optax_scan, scan_steps
-from jaxml.train.sweep import stack_configs, sweep, sweep_logs, sweep_size
+from jaxml.train.sweep import seed_keys, stack_configs, sweep, sweep_logs, sweep_size
 
 __all__ = [
     "RULES",
@@ -13,6 +13,7 @@ __all__ = [
     "optax_scan",
     "sampled_step",
     "scan_steps",
+    "seed_keys",
     "stack_configs",
     "sweep",
     "sweep_logs",

@@ -56,6 +56,8 @@ def batch_sampler(num_examples: int, batch_size: int, *, rule: str = "epoch") ->
 
     def sampler(key: jax.Array, step: jax.Array | int) -> jax.Array:
         v.check_key(key)
+        if v.is_concrete(step):
+            v.check_int(step, "step", minimum=0)
         step = jnp.asarray(step, jnp.int32)
         if rule == "epoch":
             per_epoch = n // b

@@ -72,6 +72,9 @@ def optax_scan(
     """
     v.check_callable(loss_fn, "loss_fn")
     v.check_optimizer(optimizer)
+    v.check_tree_finite(params, "params")
+    if v.is_concrete(start_step):
+        v.check_int(start_step, "start_step", minimum=0)
     if (batches is None) == (batch_fn is None):
         raise ValueError(
             "give exactly one of batches (arrays [T, ...]) or batch_fn (with num_steps)"

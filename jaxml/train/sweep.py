@@ -22,10 +22,11 @@ def stack_configs(configs: Sequence[Mapping[str, Any]]) -> dict[str, jax.Array]:
     """
     if isinstance(configs, Mapping) or not isinstance(configs, Sequence) or not configs:
         raise ValueError(f"configs must be a non-empty sequence of mappings; got {configs!r}")
-    keys = list(configs[0])
     for i, c in enumerate(configs):
         if not isinstance(c, Mapping):
             raise TypeError(f"configs[{i}] must be a mapping; got {type(c).__name__}")
+    keys = list(configs[0])
+    for i, c in enumerate(configs):
         if list(c) != keys:
             raise ValueError(f"configs[{i}] has keys {list(c)}; configs[0] has {keys}")
     return {k: jnp.asarray(np.stack([np.asarray(c[k]) for c in configs])) for k in keys}
@@ -51,9 +52,28 @@ def sweep_size(tree: Any) -> int:
     sizes = {int(np.shape(leaf)[0]) for leaf in jax.tree.leaves(tree) if np.ndim(leaf) > 0}
     if len(sizes) != 1:
         raise ValueError(
-            f"the swept leaves must share one leading size S; got sizes {sorted(sizes)}"
+            "tree: the swept leaves must share one leading size S; got leading sizes "
+            f"{sorted(sizes)}"
         )
     return sizes.pop()
+
+
+def seed_keys(seeds: Sequence[int]) -> jax.Array:
+    """A batch ``[S]`` of PRNG keys, ``jax.random.key(seed)`` for each integer seed.
+
+    The leading axis of a seed sweep (e.g. ``jaxml.hyperbolic.train_poincare_embeddings``
+    trains one run per key together). Seeds must be distinct non-negative integers.
+    """
+    if isinstance(seeds, str | bytes) or not isinstance(seeds, Sequence | np.ndarray):
+        raise TypeError(f"seeds must be a sequence of integers; got {type(seeds).__name__}")
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds must be a non-empty sequence of integers; got an empty one")
+    for i, s in enumerate(seeds):
+        v.check_int(s, f"seeds[{i}]", minimum=0)
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct, got {seeds}")
+    return jax.vmap(jax.random.key)(np.asarray(seeds, np.uint32))
 
 
 def sweep_logs(losses: Any) -> dict[str, float | int]:

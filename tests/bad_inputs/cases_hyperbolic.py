@@ -22,6 +22,9 @@ _iso = h.Isometry(rotation=jnp.eye(2), translation=jnp.array([0.1, 0.0]))
 _tree = h.synthetic_hierarchy(0, num_nodes=6)
 
 
+_PTS = 0.3 * np.tanh(np.arange(12.0).reshape(6, 2) / 7.0 - 0.8)
+
+
 def _cases(name, arg, items):
     return bad_calls(F + name, arg, items)
 
@@ -465,6 +468,31 @@ CASES = [
         "match_by_lemmas",
         "overlap",
         [("'yes'", lambda: h.match_by_lemmas([("a",)], [("a",)], overlap="yes"))],
+    ),
+    *_cases(
+        "align_precision",
+        "seed",
+        [
+            ("-1", lambda: h.align_precision(_PTS, _PTS, np.arange(6), "hyperbolic_ot", -1)),
+            ("1.5", lambda: h.align_precision(_PTS, _PTS, np.arange(6), "hyperbolic_ot", 1.5)),
+        ],
+    ),
+    *_cases(
+        "align_precision",
+        "method",
+        [("unknown", lambda: h.align_precision(_PTS, _PTS, np.arange(6), "sinkhorn", 0))],
+    ),
+    *_cases(
+        "align_precision",
+        "true_match",
+        [
+            (
+                "wrong length",
+                lambda: h.align_precision(
+                    _PTS, _PTS, np.arange(4), "gromov_wasserstein", 0, gw_iterations=1
+                ),
+            )
+        ],
     ),
 ]
 

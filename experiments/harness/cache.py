@@ -1,17 +1,20 @@
-"""Helpers shared by the hyperbolic figure modules: result caching, seed keys, seed statistics."""
+"""Named, keyed result caches under ``<workdir>/ckpt/``: the resume points of figures whose work
+is a list of independent pieces (one embedding, one alignment) rather than one training loop.
+
+A piece is saved as ``<workdir>/ckpt/<name>.npz`` with the hash of everything it depends on; a
+rerun reuses it only when the hash matches, so a changed config recomputes instead of reading a
+stale result.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import time
 from pathlib import Path
 
-import jax
 import numpy as np
 
 from experiments.harness.io import write_atomic
-from jaxml.hyperbolic import align, precision_at_k
 
 
 def cache_key(**fields) -> str:
@@ -36,20 +39,6 @@ def save_cached(workdir: Path, name: str, key: str, **arrays) -> None:
     path = Path(workdir) / "ckpt" / f"{name}.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, lambda f: np.savez(f, _key=np.asarray(key), **arrays), binary=True)
-
-
-def seed_keys(seeds) -> jax.Array:
-    """A batch ``[S]`` of PRNG keys, ``jax.random.key(seed)`` per seed (for
-    ``jaxml.hyperbolic.train_poincare_embeddings``, which trains one run per key together)."""
-    return jax.vmap(jax.random.key)(np.asarray(list(seeds), np.uint32))
-
-
-def align_precision(x, y, truth, method: str, seed: int, **align_kwargs) -> dict:
-    """``{"p_at_1", "p_at_10", "seconds"}`` of ``align(x, y, method, key=key(seed), ...)``."""
-    t0 = time.perf_counter()
-    res = align(x, y, method, key=jax.random.key(seed), **align_kwargs)
-    out = {f"p_at_{k}": float(precision_at_k(res.log_plan, truth, k)) for k in (1, 10)}
-    return {**out, "seconds": time.perf_counter() - t0}
 
 
 def seed_stats(values) -> dict:
