@@ -113,28 +113,27 @@ def synthetic_crowd(
             minimum=0,
             maximum=num_classes - 1,
         )
-        group_labels.append(jnp.asarray(yg, jnp.int32))
-    group_labels = jnp.stack(group_labels)
-    group = jnp.repeat(
-        jnp.arange(len(sizes), dtype=jnp.int32),
-        jnp.asarray(sizes),
-        total_repeat_length=num_annotators,
-    )
+        group_labels.append(np.asarray(yg, np.int32))
+    group_labels = np.stack([np.asarray(g) for g in group_labels])
+    group = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
+    # All randomness comes from ``key`` (four draws); the bookkeeping is host-side NumPy.
     k_pick, k_rel, k_flip, k_other = jax.random.split(key, 4)
-    who = jnp.argsort(jax.random.uniform(k_pick, (n, num_annotators)), axis=1)[:, :k]
-    rel = jax.random.uniform(k_rel, (num_annotators,), minval=low, maxval=high)
-    truth = group_labels[group[who], jnp.arange(n)[:, None]]  # [n, k] the group's label
-    keep = jax.random.uniform(k_flip, (n, k)) < rel[who]
-    other = (truth + jax.random.randint(k_other, (n, k), 1, num_classes)) % num_classes
-    label = jnp.where(keep, truth, other)
+    who = np.argsort(np.asarray(jax.random.uniform(k_pick, (n, num_annotators))), axis=1)[:, :k]
+    rel = np.asarray(jax.random.uniform(k_rel, (num_annotators,), minval=low, maxval=high))
+    truth = group_labels[group[who], np.arange(n)[:, None]]  # [n, k] the group's label
+    keep = np.asarray(jax.random.uniform(k_flip, (n, k))) < rel[who]
+    shift = np.asarray(jax.random.randint(k_other, (n, k), 1, num_classes))
+    label = np.where(keep, truth, (truth + shift) % num_classes)
     table = AnnotationTable(
         np.repeat(np.arange(n), k),
-        np.asarray(who).reshape(-1),
-        np.asarray(label).reshape(-1),
+        who.reshape(-1),
+        label.reshape(-1),
         num_classes=num_classes,
         num_samples=n,
         num_annotators=num_annotators,
-        attributes={"group": np.asarray(group)},
+        attributes={"group": group},
         attribute_levels=None if group_names is None else {"group": tuple(group_names)},
     )
-    return SyntheticCrowd(table, group_labels, rel, group)
+    return SyntheticCrowd(
+        table, jnp.asarray(group_labels, jnp.int32), jnp.asarray(rel), jnp.asarray(group)
+    )
