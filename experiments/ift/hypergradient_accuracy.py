@@ -51,13 +51,12 @@ from typing import ClassVar
 import jax
 import jax.numpy as jnp
 import numpy as np
-from sklearn.datasets import load_diabetes
 from tqdm.auto import tqdm
 
 from experiments.harness import Summary, experiment_main, write_outputs
 from experiments.harness.loop import progress_enabled
 from experiments.harness.plotting import plt, save_figure
-from jaxml.data import load_digits
+from jaxml.data import load_diabetes, load_digits
 from jaxml.implicit import (
     hessian_extremes,
     hvp_fn,
@@ -136,20 +135,10 @@ class Config:
             raise ValueError("need 0 < decay_low <= decay_high")
 
 
-def _diabetes(config: Config):
-    """sklearn's diabetes set (442 x 10), features and target standardized with the training rows'
-    statistics; a seeded permutation's first ``linreg_num_train`` rows train, the rest validate."""
-    x, y = load_diabetes(return_X_y=True)
-    idx = np.random.default_rng(config.seed).permutation(len(y))
-    tr, va = idx[: config.linreg_num_train], idx[config.linreg_num_train :]
-    mu, sd, ym, ys = x[tr].mean(0), x[tr].std(0), y[tr].mean(), y[tr].std()
-    x, y = (x - mu) / sd, (y - ym) / ys
-    return (jnp.asarray(x[tr]), jnp.asarray(y[tr])), (jnp.asarray(x[va]), jnp.asarray(y[va]))
-
-
 def _problem(config: Config, model_name: str, data):
     if model_name == "linreg":
-        (x, y), (xv, yv) = _diabetes(config)
+        train, val = load_diabetes(seed=config.seed, num_train=config.linreg_num_train)
+        (x, y), (xv, yv) = (tuple(jnp.asarray(a) for a in s) for s in (train, val))
         model = MLP(hidden=(), num_outputs=1)
         fit = lambda p, a, b: 0.5 * jnp.mean((model.apply(p, a)[:, 0] - b) ** 2)
     else:

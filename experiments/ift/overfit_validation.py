@@ -21,13 +21,12 @@ from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from experiments.harness import Summary, experiment_main, train_loop, write_outputs
 from experiments.harness.config import require_at_least
 from experiments.harness.plotting import plt, save_figure
-from jaxml.data import load_digits
+from jaxml.data import disjoint_subsets, load_digits
 from jaxml.implicit import bilevel
 from jaxml.implicit.hparams import init_log_decay, l2_penalty
 from jaxml.models import MLP, accuracy, cross_entropy, evaluate
@@ -93,13 +92,10 @@ def split(config: Config):
     """50 train / 50 val examples from the digits training split (stratified by the loader's
     seed), the full digits test split for testing."""
     data = load_digits(seed=config.seed, val_fraction=0.15, test_fraction=0.2)
-    x, y = data.train.x, data.train.y
-    if config.num_train + config.num_val > len(y):
-        raise ValueError(f"num_train + num_val must be <= {len(y)}")
-    rng = np.random.default_rng(config.seed)
-    idx = rng.permutation(len(y))
-    tr, va = idx[: config.num_train], idx[config.num_train : config.num_train + config.num_val]
-    return (x[tr], y[tr]), (x[va], y[va]), (data.test.x, data.test.y)
+    if config.num_train + config.num_val > data.train.num_examples:
+        raise ValueError(f"num_train + num_val must be <= {data.train.num_examples}")
+    tr, va = disjoint_subsets(data.train, (config.num_train, config.num_val), seed=config.seed)
+    return tuple(tr), tuple(va), (data.test.x, data.test.y)
 
 
 def run(config: Config, workdir: Path) -> dict:

@@ -5,10 +5,18 @@ Every classification loader returns a :class:`Dataset` of ``train``/``val``/``te
 """
 
 from jaxml.data.cifar import load_cifar10, write_cifar10_batch, write_cifar10_meta
+from jaxml.data.diabetes import load_diabetes
 from jaxml.data.digits import load_digits
 from jaxml.data.idx import load_mnist_idx, read_idx, write_idx
 from jaxml.data.mnist1d import load_mnist1d
-from jaxml.data.splits import Dataset, Split, make_dataset, split_indices, to_numpy_rng
+from jaxml.data.splits import (
+    Dataset,
+    Split,
+    disjoint_subsets,
+    make_dataset,
+    split_indices,
+    to_numpy_rng,
+)
 from jaxml.data.synthetic import LinearGaussianSample, Tree, linear_gaussian, random_tree
 from jaxml.data.wordnet import (
     SUPPORTED_VERSIONS,
@@ -27,7 +35,9 @@ __all__ = [
     "LinearGaussianSample",
     "Split",
     "Tree",
+    "disjoint_subsets",
     "linear_gaussian",
+    "load_diabetes",
     "load_cifar10",
     "load_digits",
     "load_mnist1d",

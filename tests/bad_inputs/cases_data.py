@@ -15,6 +15,9 @@ _x = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
 _y = np.arange(40) % 2
 
 
+_SPLIT = d.Split(np.ones((5, 2)), np.arange(5))
+
+
 def _cases(name, arg, items):
     # A missing file or folder is a FileNotFoundError (naming the argument), the rest ValueError/
     # TypeError.
@@ -372,6 +375,31 @@ CASES = [
         "wordnet_dir",
         "version",
         [("2.0", lambda: d.wordnet_dir("2.0")), ("a float", lambda: d.wordnet_dir(3.0))],
+    ),
+    *_cases(
+        "load_diabetes",
+        "num_train",
+        [
+            ("442 (nothing left to validate)", lambda: d.load_diabetes(num_train=442)),
+            ("1", lambda: d.load_diabetes(num_train=1)),
+            ("300.0", lambda: d.load_diabetes(num_train=300.0)),
+        ],
+    ),
+    *_cases("load_diabetes", "seed", [("-1", lambda: d.load_diabetes(seed=-1))]),
+    *_cases(
+        "disjoint_subsets",
+        "sizes",
+        [
+            ("too many rows", lambda: d.disjoint_subsets(_SPLIT, (3, 3))),
+            ("0", lambda: d.disjoint_subsets(_SPLIT, (0, 2))),
+            ("empty", lambda: d.disjoint_subsets(_SPLIT, ())),
+            ("an int", lambda: d.disjoint_subsets(_SPLIT, 2)),
+        ],
+    ),
+    *_cases(
+        "disjoint_subsets",
+        "split",
+        [("a tuple", lambda: d.disjoint_subsets((np.ones((4, 2)), np.ones(4)), (2,)))],
     ),
 ]
 
