@@ -151,14 +151,17 @@ def train_group(config, method, staleness, model, data, mesh, workdir) -> dict:
     inputs = put_replicated((data.train.x, data.train.y, keys, np.float32(lrs)), mesh)
 
     splits = {"test": (data.test.x, data.test.y), "train": (data.train.x, data.train.y)}
-    evaluator = sweep_evaluator(model.apply, splits)  # {split}_{accuracy,loss} [L, S]
+    evaluator = jax.jit(sweep_evaluator(model.apply, splits))  # {split}_{accuracy,loss} [L, S]
 
     def step_fn(state, c):
         state, losses = chunk_fn(state, *inputs, np.int32(c))  # losses [K, e, L, S]
         return state, sweep_logs(losses[0, -1])
 
     ckpt = {"checkpoint_dir": Path(workdir) / "ckpt" / f"{method}_tau{staleness}", "config": config}
-    ckpt["checkpoint_every"], eval_fn = config.checkpoint_every, lambda st: evaluator(st.params)
+    ckpt["checkpoint_every"], eval_fn = (
+        config.checkpoint_every,
+        lambda st: jax.device_get(evaluator(st.params)),
+    )
     t0 = time.perf_counter()
     kw = {"eval_fn": eval_fn, "eval_every": 1, "desc": f"{method} tau={staleness}"}
     result = train_loop(state0, step_fn, num_steps=config.num_steps // e, **kw, **ckpt)

@@ -110,10 +110,11 @@ def sweep_evaluator(
         splits: ``{name: (x [n, ...], y [n])}``, e.g. ``{"test": (x, y), "train": (x, y)}``.
 
     Returns:
-        ``evaluator(params) -> {"<name>_accuracy": [L, S], "<name>_loss": [L, S]}`` (NumPy) for
+        ``evaluator(params) -> {"<name>_accuracy": [L, S], "<name>_loss": [L, S]}`` for
         ``params`` with leaves ``[K, L, S, ...]`` (a sweep state's params). Row 0 is used: the
         rows are equal except in DC-S3GD's ``"local"`` variant, where they differ by the local
-        gradients still in flight. Jitted once.
+        gradients still in flight. A pure function of ``params`` (the data are closed over):
+        ``jax.jit`` it once at the call site.
     """
     v.check_callable(apply_fn, "apply_fn")
     if not isinstance(splits, dict) or not splits:
@@ -129,8 +130,7 @@ def sweep_evaluator(
     one = lambda p, x, y: evaluate(apply_fn, p, x, y)  # noqa: E731
     per_run = sweep(sweep(one, in_axes=(0, None, None)), in_axes=(0, None, None))
 
-    @jax.jit
-    def fn(params):
+    def evaluator(params):
         row0 = jax.tree.map(lambda a: a[0], params)
         out = {}
         for name, (x, y) in data.items():
@@ -138,7 +138,7 @@ def sweep_evaluator(
             out[f"{name}_accuracy"], out[f"{name}_loss"] = m["accuracy"], m["loss"]
         return out
 
-    return lambda params: jax.tree.map(np.asarray, fn(params))
+    return evaluator
 
 
 def init_sweep_state(

@@ -90,7 +90,7 @@ def test_sweep_equals_separate_plain_runs(sweep_run):
 
 def test_sweep_evaluator_matches_evaluate(sweep_run):
     model, x, y, *_, state, _ = sweep_run
-    out = sweep_evaluator(model.apply, {"train": (x, y)})(state.params)
+    out = jax.jit(sweep_evaluator(model.apply, {"train": (x, y)}))(state.params)
     assert out["train_accuracy"].shape == (2, 2) and out["train_loss"].shape == (2, 2)
     one = evaluate(model.apply, jax.tree.map(lambda a: a[0, 1, 0], state.params), x, y)
     np.testing.assert_allclose(out["train_loss"][1, 0], one["loss"], rtol=1e-6)
