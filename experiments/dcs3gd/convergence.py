@@ -158,12 +158,10 @@ def train_group(config, method, staleness, model, data, mesh, workdir) -> dict:
         return state, sweep_logs(losses[0, -1])
 
     ckpt = {"checkpoint_dir": Path(workdir) / "ckpt" / f"{method}_tau{staleness}", "config": config}
-    ckpt["checkpoint_every"], eval_fn = (
-        config.checkpoint_every,
-        lambda st: jax.device_get(evaluator(st.params)),
-    )
+    ckpt["checkpoint_every"] = config.checkpoint_every
     t0 = time.perf_counter()
-    kw = {"eval_fn": eval_fn, "eval_every": 1, "desc": f"{method} tau={staleness}"}
+    kw = {"eval_every": 1, "desc": f"{method} tau={staleness}"}
+    kw["eval_fn"] = lambda st: jax.device_get(evaluator(st.params))
     result = train_loop(state0, step_fn, num_steps=config.num_steps // e, **kw, **ckpt)
     wall = time.perf_counter() - t0
     # [E, L, S] per metric (as float: a resumed history may hold "nan" strings)
