@@ -11,6 +11,7 @@ an offline machine can wait a long time. :func:`get_task` checks the cache first
 Host-side code (file system and configuration), not jit-able.
 """
 
+import os
 import socket
 from pathlib import Path
 from urllib.parse import urlparse
@@ -43,7 +44,8 @@ class ServerUnreachableError(ConnectionError):
 def use_cache(cache_dir: str | Path, *, server: str = DEFAULT_SERVER, n_retries: int = 1) -> Path:
     """Configures openml-python to use ``cache_dir`` as its root cache; returns the server's dir.
 
-    Sets (process-wide, as openml's own ``openml.config`` does) the root cache directory, the
+    Sets (process-wide, as openml's own ``openml.config`` does) the root cache directory (and
+    the ``OPENML_CACHE_DIR`` environment variable, which openml's per-fold setup prefers), the
     server, one connection attempt per request (``n_retries``; openml's default is 5 with
     growing sleeps) and ``avoid_duplicate_runs=False`` (that check needs the server).
 
@@ -65,6 +67,9 @@ def use_cache(cache_dir: str | Path, *, server: str = DEFAULT_SERVER, n_retries:
     if root.exists() and not root.is_dir():
         raise ValueError(f"cache_dir must be a directory; {str(root)!r} is a file")
     root.mkdir(parents=True, exist_ok=True)
+    # openml re-runs its config setup inside every fold of a run, and there the environment
+    # variable OPENML_CACHE_DIR wins over the configured directory: set both.
+    os.environ["OPENML_CACHE_DIR"] = str(root)
     openml.config.server = server
     openml.config.set_root_cache_directory(root)
     openml.config.set_retry_policy("robot", n_retries)

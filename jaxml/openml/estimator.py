@@ -233,10 +233,12 @@ def _to_matrix(X, name: str = "X") -> tuple[np.ndarray, np.ndarray | None]:
     """``(float32 [n, d], row labels or None)`` from a DataFrame or an array."""
     rows = None
     if hasattr(X, "dtypes") and hasattr(X, "index"):  # pandas DataFrame
+        import pandas as pd
+
         bad = [
             c
             for c, t in zip(X.columns, X.dtypes, strict=True)
-            if str(t) == "category" or not np.issubdtype(np.dtype(t), np.number)
+            if not pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t)
         ]
         if bad:
             raise ValueError(
@@ -478,7 +480,8 @@ class JaxmlClassifier(_Base):
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels ``[n]`` (values of ``classes_``)."""
-        return self.classes_[np.argmax(self._outputs(X), axis=-1)]
+        out = self._outputs(X)
+        return self.classes_[np.argmax(out, axis=-1)]
 
 
 class JaxmlRegressor(_Base):
