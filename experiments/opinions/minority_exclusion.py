@@ -2,7 +2,8 @@
 
 A synthetic crowd labels the 8x8 digits on a binary "flag it?" scale: a majority opinion group
 flags ``majority_positive`` digits, a minority group also flags ``minority_extra`` digits (a
-legitimate disagreement on ~20% of inputs), each annotator with its own reliability. The same MLP
+legitimate disagreement on ~30% of inputs), each annotator with its own reliability in
+[0.8, 0.95]; each image gets 10 judgements (as the Wikipedia Detox comments do). The same MLP
 is trained four ways: on majority-vote labels, on Dawid-Skene labels, on soft labels (the
 annotators' label distribution) and with per-annotator heads. On held-out samples the figure shows
 each way's per-annotator accuracy distribution by opinion group, the accuracy on majority versus
@@ -13,13 +14,14 @@ Verdict rule (X = ``min_gap`` = 10 points): for both aggregated-label ways (majo
 Dawid-Skene) the aggregate view looks good (test accuracy against the majority-vote label
 >= ``min_aggregate_accuracy``) while the minority group's mean per-annotator accuracy is at least
 X points below the majority group's; and the per-annotator-heads model closes that gap to under X
-(so the gap comes from aggregation, not from an unlearnable minority).
+(so the gap comes from aggregation, not from an unlearnable minority). With reliability r, a model
+that follows the majority's rule scores about ``disagreement * (2r - 1)`` (~20 points here) less
+on minority annotators; with 5 judgements per image and 20% disagreement the gap fell below X.
 
     python -m experiments.opinions.minority_exclusion --scale quick
 """
 
 import dataclasses
-import functools
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -56,8 +58,8 @@ class Config:
     group_sizes: tuple[int, ...] = (24, 6)
     group_names: tuple[str, ...] = ("majority", "minority")
     majority_positive: tuple[int, ...] = (3, 8)
-    minority_extra: tuple[int, ...] = (5, 9)
-    annotators_per_sample: int = 5
+    minority_extra: tuple[int, ...] = (2, 5, 9)
+    annotators_per_sample: int = 10
     reliability: tuple[float, float] = (0.8, 0.95)
     hidden: tuple[int, ...] = (128,)
     num_steps: int = 1200
@@ -75,7 +77,6 @@ class Config:
             "num_steps": 6000,
             "hidden": (256, 256),
             "group_sizes": (80, 20),
-            "annotators_per_sample": 10,
         },
         "tiny": {"num_steps": 40, "chunk": 20, "hidden": (16,), "ds_iters": 5},
     }
@@ -177,61 +178,24 @@ def train_way(config: Config, way: str, x, y, num_heads: int, workdir: Path):
     return jax.jit(lambda xb: logits_fn(result.state[0], xb))
 
 
-@functools.partial(jax.jit, static_argnames=("threshold", "bins"))
-def _metrics(logits, test: op.AnnotationTable, head_of, rules, *, threshold: float, bins: int):
-    """Every per-annotator metric of test ``logits`` ([n, 2], or [n, heads, 2]), in one program.
-
-    ``rules`` [G, n] are the groups' noiseless labels: ``follows_rule[g]`` is how often the model
-    (each annotator's head, for heads) predicts group g's rule.
-    """
-    heads = logits.ndim == 3
-    pred = jnp.argmax(logits[:, head_of, :] if heads else logits, axis=-1)  # [n] or [n, A_test]
-    group = test.attributes["group"]
-    if heads:
-        same = pred[None, :, :] == rules[:, :, None]  # [G, n, A]
-        follows = jnp.stack(
-            [
-                jnp.sum(same[g] * (group == g)) / jnp.sum(group == g) / pred.shape[0]
-                for g in range(rules.shape[0])
-            ]
-        )
-    else:
-        follows = jnp.mean(pred[None, :] == rules, axis=1)
-    acc = op.per_annotator_accuracy(pred, test)
-    disp = op.accuracy_disparity(acc, group, 2)
-    opin = op.opinion_accuracy(pred, test)
-    curve = op.accuracy_by_agreement(pred, test, bins)
-    out = {
-        "per_annotator_accuracy": acc,
-        "group": group,
-        "follows_rule": follows,
-        "group_accuracy": disp.group_accuracy,
-        "group_gap": disp.group_gap,
-        "spread": disp.spread,
-        "gini": disp.gini,
-        "majority_opinion_accuracy": opin.majority,
-        "minority_opinion_accuracy": opin.minority,
-        "coverage": op.coverage(pred, test, threshold),
-        "agreement_edges": curve.edges,
-        "agreement_accuracy": curve.annotator_accuracy,
-        "agreement_samples": curve.num_samples,
-    }
-    if not heads:  # one prediction per sample: the aggregate view and the soft-label fit
-        out["accuracy_vs_majority_vote"] = jnp.mean(pred == op.majority_vote(test, 2))
-        out["soft_label_cross_entropy"] = op.soft_label_cross_entropy(logits, test)
-    return out
-
-
 def evaluate_way(config: Config, logits, test: op.AnnotationTable, head_of, rules) -> dict:
-    out = _metrics(
-        logits,
-        test,
-        head_of,
-        rules,
-        threshold=config.coverage_threshold,
-        bins=config.agreement_bins,
-    )
-    return jax.tree.map(lambda a: np.asarray(a).tolist(), out)
+    """Every per-annotator metric of test ``logits`` ([n, 2], or [n, heads, 2]), in one program."""
+
+    @jax.jit
+    def metrics(logits, test, head_of, rules):
+        heads = logits.ndim == 3
+        pred = jnp.argmax(logits[:, head_of, :] if heads else logits, axis=-1)  # [n] / [n, A]
+        out = op.evaluation_report(
+            pred,
+            test,
+            threshold=config.coverage_threshold,
+            num_bins=config.agreement_bins,
+            logits=None if heads else logits,
+        )
+        out["follows_rule"] = op.rule_agreement(pred, rules, test.attributes["group"])
+        return out
+
+    return jax.tree.map(lambda a: np.asarray(a).tolist(), metrics(logits, test, head_of, rules))
 
 
 def plot(config: Config, per_way: dict, path: Path) -> None:
@@ -252,20 +216,11 @@ def plot(config: Config, per_way: dict, path: Path) -> None:
             ax_d.hlines(
                 a.mean(), i + 0.2 * (g - 0.5) - 0.1, i + 0.2 * (g - 0.5) + 0.1, color=f"C{g}", lw=2
             )
-        ax_o.bar(
-            i - 0.2,
-            m["majority_opinion_accuracy"],
-            0.4,
-            color="C0",
-            label="majority opinions" if i == 0 else None,
-        )
-        ax_o.bar(
-            i + 0.2,
-            m["minority_opinion_accuracy"],
-            0.4,
-            color="C1",
-            label="minority opinions" if i == 0 else None,
-        )
+        for j, kind in enumerate(("majority", "minority")):
+            lab = f"{kind} opinions" if i == 0 else None
+            ax_o.bar(
+                i + 0.4 * j - 0.2, m[f"{kind}_opinion_accuracy"], 0.4, color=f"C{j}", label=lab
+            )
         edges = np.asarray(m["agreement_edges"])
         ax_a.plot(0.5 * (edges[1:] + edges[:-1]), m["agreement_accuracy"], "o-", label=way)
     names = [w.replace("_", " ") for w in per_way]
@@ -352,7 +307,7 @@ def summarize(metrics: dict) -> Summary:
         numbers[f"{way}: {major} / {minor} accuracy"] = f"{g[0]:.3f} / {g[1]:.3f}"
         r = m["follows_rule"]
         numbers[f"{way}: follows {major} / {minor} rule"] = f"{r[0]:.3f} / {r[1]:.3f}"
-        numbers[f"{way}: gap (points)"] = round(100 * m["group_gap"], 1)
+        numbers[f"{way}: {major} - {minor} gap (points)"] = round(100 * (g[0] - g[1]), 1)
         numbers[f"{way}: minority-opinion accuracy"] = round(m["minority_opinion_accuracy"], 3)
         if "accuracy_vs_majority_vote" in m:
             numbers[f"{way}: accuracy vs majority vote"] = round(m["accuracy_vs_majority_vote"], 3)

@@ -21,8 +21,14 @@ from jaxml.opinions.metrics import (
     sample_agreement,
     soft_label_cross_entropy,
 )
+from jaxml.opinions.report import evaluation_report
 from jaxml.opinions.spec import AGGREGATIONS, EvaluationSpec
-from jaxml.opinions.synthetic import SyntheticCrowd, disagreement_rate, synthetic_crowd
+from jaxml.opinions.synthetic import (
+    SyntheticCrowd,
+    disagreement_rate,
+    rule_agreement,
+    synthetic_crowd,
+)
 from jaxml.opinions.table import AnnotationTable
 from jaxml.opinions.votes import majority_vote, soft_labels
 
@@ -45,12 +51,14 @@ __all__ = [
     "coverage",
     "dawid_skene",
     "disagreement_rate",
+    "evaluation_report",
     "gini",
     "majority_vote",
     "one_coin_dawid_skene",
     "opinion_accuracy",
     "per_annotator_accuracy",
     "read_detox",
+    "rule_agreement",
     "sample_agreement",
     "soft_cross_entropy",
     "soft_label_cross_entropy",

@@ -165,7 +165,7 @@ def read_detox(
         scale = "-2..2" if scored else "0/1"
         raise ValueError(
             f"{files['annotations'].name}: column {label} must be on the scale {scale}; got "
-            f"{raw[i]!r} at data row {i}"
+            f"{raw[i]} at data row {i}"
         )
     workers = np.unique(worker)
     dem_ids = _integer_ids(dem["worker_id"].to_numpy(), "worker_id", files["worker_demographics"])

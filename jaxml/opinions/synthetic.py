@@ -18,7 +18,7 @@ import numpy as np
 from jaxml import _validation as v
 from jaxml.opinions.table import AnnotationTable
 
-__all__ = ["SyntheticCrowd", "disagreement_rate", "synthetic_crowd"]
+__all__ = ["SyntheticCrowd", "disagreement_rate", "rule_agreement", "synthetic_crowd"]
 
 
 class SyntheticCrowd(NamedTuple):
@@ -43,6 +43,35 @@ def disagreement_rate(group_labels: Any) -> jax.Array:
     v.check_array(group_labels, "group_labels", ndim=2, dtype="int", min_size=1)
     y = jnp.asarray(group_labels)
     return jnp.mean(y[:, None, :] != y[None, :, :], axis=-1)
+
+
+def rule_agreement(predictions: Any, group_labels: Any, annotator_group: Any) -> jax.Array:
+    """``[G]``: how often the model predicts each group's rule (whose opinion it learned).
+
+    Args:
+        predictions: ``[n]`` int (one per sample) or ``[n, A]`` (one per annotator, e.g. heads).
+        group_labels: ``[G, n]`` the groups' noiseless labels (:attr:`SyntheticCrowd.group_labels`).
+        annotator_group: ``[A]`` int group of each annotator (used for ``[n, A]`` predictions:
+            group ``g``'s entry averages the heads of group ``g``'s annotators).
+    """
+    num_groups, n = v.check_array(group_labels, "group_labels", ndim=2, dtype="int", min_size=1)
+    shape = v.check_array(predictions, "predictions", ndim=(1, 2), dtype="int")
+    if shape[0] != n:
+        raise ValueError(f"predictions must have {n} rows (one per sample); got shape {shape}")
+    pred, rules = jnp.asarray(predictions), jnp.asarray(group_labels)
+    if pred.ndim == 1:
+        return jnp.mean(pred[None, :] == rules, axis=1)
+    v.check_array(
+        annotator_group,
+        "annotator_group",
+        shape=(shape[1],),
+        dtype="int",
+        minimum=0,
+        maximum=num_groups - 1,
+    )
+    onehot = jax.nn.one_hot(jnp.asarray(annotator_group), num_groups)  # [A, G]
+    same = (pred[None, :, :] == rules[:, :, None]).mean(axis=1)  # [G, A]
+    return jnp.sum(same * onehot.T, axis=1) / jnp.sum(onehot, axis=0)
 
 
 def synthetic_crowd(
