@@ -101,7 +101,7 @@ def run_test(
     log.log_output.copy_summary_to_stdout = False
     log.enable_trace = False
     handles = (
-        lg.ConstructSUT(sut.issue_query, sut.flush_queries),
+        lg.ConstructFastSUT(sut.issue_fast, sut.flush_queries),
         lg.ConstructQSL(
             lib.total_sample_count,
             lib.performance_sample_count,
@@ -149,7 +149,7 @@ def run_test(
         raise TimeoutError(f"LoadGen did not finish within timeout_s={timeout_s} s")
     sut.stop()
     lg.DestroyQSL(handles[1])
-    lg.DestroySUT(handles[0])
+    lg.DestroyFastSUT(handles[0])
     if sut.error is not None:
         raise SUTError(
             f"the SUT failed during the {_scenario(settings)} run: "

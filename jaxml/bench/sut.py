@@ -75,6 +75,8 @@ class JaxSUT:
         library: the :class:`SampleLibrary` LoadGen loads samples into.
         buckets: the batch sizes compiled at warm-up (sorted; the largest is the biggest batch).
         name: the SUT name.
+        spin_s: how long the idle worker polls for a new query (releasing the GIL) before it
+            sleeps on a condition variable; trades CPU for SingleStream latency (0: never poll).
 
     Attributes:
         hold_after_error: after a failure, hold new queries until ``flush_queries`` instead of
@@ -90,6 +92,7 @@ class JaxSUT:
         *,
         buckets: Sequence[int] = (1, 8, 32, 128),
         name: str = "jaxml",
+        spin_s: float = 0.002,
     ):
         v.check_callable(apply_fn, "apply_fn")
         if not isinstance(library, SampleLibrary):
@@ -106,6 +109,7 @@ class JaxSUT:
         self.buckets = tuple(sorted(buckets))
         self.name = v.check_str(name, "name")
         self.hold_after_error = False
+        self.spin_s = float(v.check_scalar(spin_s, "spin_s", minimum=0.0))
         if not jax.tree.leaves(params):
             raise ValueError("params must hold at least one array; got an empty pytree")
         self.library = library
@@ -181,20 +185,26 @@ class JaxSUT:
             self._thread = None
 
     # ----------------------------------------------------------------- LoadGen callbacks
+    # Samples travel as (ids uint64 [k], indices int64 [k]) chunks: an Offline query of
+    # millions of samples is two array conversions, not millions of Python tuples.
     def issue_query(self, query_samples) -> None:
-        """LoadGen callback: enqueue the samples (never runs the model here)."""
-        items = [(q.id, q.index) for q in query_samples]
+        """LoadGen callback (``ConstructSUT``): enqueue the samples (never runs the model)."""
+        self.issue_fast([q.id for q in query_samples], [q.index for q in query_samples])
+
+    def issue_fast(self, ids, indices) -> None:
+        """LoadGen callback (``ConstructFastSUT``): the same with plain id and index lists."""
+        chunk = (np.asarray(ids, np.uint64), np.asarray(indices, np.int64))
         with self._cond:
-            self.issued += len(items)
+            self.issued += chunk[0].size
             if self.failed.is_set():
                 if self.hold_after_error:
-                    self._held.extend(items)
+                    self._held.append(chunk)
                     return
             else:
-                self._pending.extend(items)
+                self._pending.append(chunk)
                 self._cond.notify()
                 return
-        self._complete_empty(items)
+        self._complete_empty([chunk])
 
     def flush_queries(self) -> None:
         """LoadGen callback: no more queries will come; release any held after an error."""
@@ -204,24 +214,40 @@ class JaxSUT:
         self._complete_empty(held)
 
     # ----------------------------------------------------------------- the worker
-    def _take(self) -> list | None:
+    def _take(self):
+        if self.spin_s and not self._pending:  # poll briefly (GIL released) before sleeping
+            deadline = time.perf_counter() + self.spin_s
+            while not self._pending and not self._stop and time.perf_counter() < deadline:
+                time.sleep(0)
         with self._cond:
             while not self._pending and not self._stop:
                 self._cond.wait()
             if not self._pending:
                 return None
-            n = min(len(self._pending), self.buckets[-1])
-            return [self._pending.popleft() for _ in range(n)]
+            need, ids, idx = self.buckets[-1], [], []
+            while need and self._pending:
+                a, b = self._pending[0]
+                if a.size <= need:
+                    self._pending.popleft()
+                else:
+                    self._pending[0] = (a[need:], b[need:])
+                    a, b = a[:need], b[:need]
+                ids.append(a)
+                idx.append(b)
+                need -= a.size
+        if len(ids) == 1:
+            return ids[0], idx[0]
+        return np.concatenate(ids), np.concatenate(idx)
 
     def _bucket(self, n: int) -> int:
         return next(b for b in self.buckets if b >= n)
 
-    def _dispatch(self, items: list):
-        idx = [i for _, i in items]
+    def _dispatch(self, chunk):
+        ids, idx = chunk
         x = self.library.gather(idx)
-        b = self._bucket(len(items))
-        if b > len(items):
-            x = np.concatenate([x, np.zeros((b - len(items), *x.shape[1:]), x.dtype)])
+        b = self._bucket(ids.size)
+        if b > ids.size:
+            x = np.concatenate([x, np.zeros((b - ids.size, *x.shape[1:]), x.dtype)])
         out = self._fn(self.params, x)
         size = self._cache_size()
         if self._warm_cache is not None and size is not None and size != self._warm_cache:
@@ -235,47 +261,44 @@ class JaxSUT:
                 f"{x.shape}); everything must compile in warmup()"
             )
         self.batch_sizes[b] += 1
-        return items, out
+        return chunk, out
 
     def _finish(self, inflight) -> None:
-        items, out = inflight
-        host = np.ascontiguousarray(np.asarray(jax.block_until_ready(out))[: len(items)])
-        stride = host.strides[0] if host.ndim else host.itemsize
-        base = host.ctypes.data
-        responses = [
-            lg.QuerySampleResponse(qid, base + k * stride, stride)
-            for k, (qid, _) in enumerate(items)
-        ]
+        (ids, _), out = inflight
+        n = ids.size
+        host = np.ascontiguousarray(np.asarray(jax.block_until_ready(out))[:n])
+        stride = host.strides[0]
+        addresses = (host.ctypes.data + stride * np.arange(n)).tolist()
+        ids = ids.tolist()
+        response = lg.QuerySampleResponse
+        responses = [response(q, a, stride) for q, a in zip(ids, addresses, strict=True)]
         lg.QuerySamplesComplete(responses)  # host stays referenced until this returns
-        for qid, _ in items:
-            self.completed[qid] += 1
+        self.completed.update(ids)
 
     def _worker(self) -> None:
         self._warm_compiles = compile_events()
         inflight = None
         while True:
-            items = None
+            chunk = None
             try:
-                with self._cond:
-                    ready = bool(self._pending)
-                if inflight is not None and not ready:
+                if inflight is not None and not self._pending:
                     self._finish(inflight)  # nothing else to overlap with: complete now
                     inflight = None
-                items = self._take()
-                if items is None:
+                chunk = self._take()
+                if chunk is None:
                     break
-                nxt = self._dispatch(items)
+                nxt = self._dispatch(chunk)
                 if inflight is not None:
                     self._finish(inflight)
-                inflight, items = nxt, None
+                inflight, chunk = nxt, None
             except BaseException as exc:  # noqa: BLE001 - re-raised by run_test
-                self._fail(exc, [inflight, items])
+                self._fail(exc, [inflight[0] if inflight else None, chunk])
                 inflight = None
         if inflight is not None:
             try:
                 self._finish(inflight)
             except BaseException as exc:  # noqa: BLE001
-                self._fail(exc, [inflight])
+                self._fail(exc, [inflight[0]])
 
     def _fail(self, exc: BaseException, outstanding: list) -> None:
         with self._cond:
@@ -284,23 +307,19 @@ class JaxSUT:
             self.failed.set()
             rest = list(self._pending)
             self._pending.clear()
-        todo = []
-        for part in outstanding:
-            if part is None:
-                continue
-            todo.extend(part[0] if isinstance(part, tuple) else part)
-        todo = [(qid, i) for qid, i in todo if self.completed[qid] == 0]
-        self._complete_empty(todo + rest)
+        todo = [c for c in outstanding if c is not None] + rest
+        self._complete_empty(todo, skip_completed=True)
 
-    def _complete_empty(self, items: list) -> None:
-        if not items:
+    def _complete_empty(self, chunks: list, skip_completed: bool = False) -> None:
+        ids = [int(q) for c in chunks for q in c[0].tolist()]
+        if skip_completed:
+            ids = [q for q in ids if self.completed[q] == 0]
+        ids = list(dict.fromkeys(ids))
+        if not ids:
             return
-        seen = set()
-        unique = [(q, i) for q, i in items if not (q in seen or seen.add(q))]
-        lg.QuerySamplesComplete([lg.QuerySampleResponse(qid, 0, 0) for qid, _ in unique])
-        for qid, _ in unique:
-            self.completed[qid] += 1
-        self.error_responses += len(unique)
+        lg.QuerySamplesComplete([lg.QuerySampleResponse(q, 0, 0) for q in ids])
+        self.completed.update(ids)
+        self.error_responses += len(ids)
 
     # ----------------------------------------------------------------- accounting
     def completion_report(self) -> dict[str, int]:
