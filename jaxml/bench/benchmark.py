@@ -58,6 +58,11 @@ def calibrated_overrides(calibration: dict[str, Any], scenario: str) -> dict[str
     ``find_peak_qps`` for the real peak).
     """
     v.check_choice(scenario, "scenario", SCENARIOS)
+    if not isinstance(calibration, dict):
+        raise TypeError(f"calibration must be calibrate()'s dict; got {type(calibration).__name__}")
+    missing = {"single", "multi", "offline"} - set(calibration)
+    if missing:
+        raise ValueError(f"calibration must be calibrate()'s dict; it lacks {sorted(missing)}")
     single, multi, offline = calibration["single"], calibration["multi"], calibration["offline"]
     if scenario == "SingleStream":
         return {"single_stream_expected_latency_ms": 0.5e3 * single["latency_p50_s"]}

@@ -106,9 +106,9 @@ def make_test_settings(
     v.check_str(model_name, "model_name")
     if user_conf is not None:
         user_conf = v.check_path(user_conf, "user_conf", exists="file")
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise TypeError(f"overrides must be a mapping {{name: value}}; got {overrides!r}")
     overrides = dict(overrides or {})
-    if not isinstance(overrides, dict):
-        raise TypeError(f"overrides must be a mapping; got {type(overrides).__name__}")
     checked = {name: _check_override(name, value) for name, value in overrides.items()}
 
     settings = lg.TestSettings()

@@ -50,6 +50,8 @@ def compile_events(thread_id: int | None = None) -> int:
     Counted through ``jax.monitoring`` (the listener is registered on first use).
     """
     global _listener_on
+    if thread_id is not None:
+        v.check_int(thread_id, "thread_id", minimum=0)
     with _listener_lock:
         if not _listener_on:
             jax.monitoring.register_event_duration_secs_listener(_on_event)

@@ -1,0 +1,251 @@
+"""Bad calls to jaxml.bench (see tests/bad_inputs/audit.py). None of them starts LoadGen."""
+
+import jax.numpy as jnp
+import numpy as np
+
+from jaxml import bench as b
+from jaxml.testing import bad_calls
+
+F = "jaxml.bench."
+_x = np.ones((6, 3), np.float32)
+_lib = b.SampleLibrary(_x, np.arange(6) % 2)
+_sut = b.JaxSUT(lambda w, x: x @ w, jnp.ones((3, 2)), _lib, buckets=(1, 2))
+_settings = b.make_test_settings("Offline")
+
+
+def _c(name, arg, items, errors=(ValueError, TypeError)):
+    return bad_calls(F + name, arg, items, errors)
+
+
+CASES = [
+    *_c(
+        "make_test_settings",
+        "scenario",
+        [
+            ("unknown scenario", lambda: b.make_test_settings("Batch")),
+            ("lower case", lambda: b.make_test_settings("offline")),
+            ("an int", lambda: b.make_test_settings(3)),
+        ],
+    ),
+    *_c(
+        "make_test_settings", "mode", [("submission", lambda: b.make_test_settings("Offline", "x"))]
+    ),
+    *_c(
+        "make_test_settings",
+        "min_duration_ms",
+        [
+            ("0", lambda: b.make_test_settings("Server", overrides={"min_duration_ms": 0})),
+            ("-1", lambda: b.make_test_settings("Server", overrides={"min_duration_ms": -1})),
+            ("1.5", lambda: b.make_test_settings("Server", overrides={"min_duration_ms": 1.5})),
+        ],
+    ),
+    *_c(
+        "make_test_settings",
+        "overrides",
+        [
+            ("unknown name", lambda: b.make_test_settings("Server", overrides={"qps": 1})),
+            ("a list", lambda: b.make_test_settings("Server", overrides=[1])),
+        ],
+    ),
+    *_c(
+        "make_test_settings",
+        "server_target_qps",
+        [("0 QPS", lambda: b.make_test_settings("Server", overrides={"server_target_qps": 0}))],
+    ),
+    *_c(
+        "make_test_settings",
+        "user_conf",
+        [
+            ("missing file", lambda: b.make_test_settings("Server", user_conf="/nope/user.conf")),
+            ("an int", lambda: b.make_test_settings("Server", user_conf=3)),
+        ],
+        (ValueError, TypeError, FileNotFoundError),
+    ),
+    *_c(
+        "make_test_settings",
+        "model_name",
+        [("empty", lambda: b.make_test_settings("Server", model_name=""))],
+    ),
+    *_c("settings_dict", "settings", [("a dict", lambda: b.settings_dict({}))]),
+    *_c(
+        "SampleLibrary",
+        "x",
+        [
+            ("int samples", lambda: b.SampleLibrary(np.ones((3, 2), np.int32))),
+            ("empty", lambda: b.SampleLibrary(np.ones((0, 2), np.float32))),
+            ("NaN", lambda: b.SampleLibrary(np.full((2, 2), np.nan, np.float32))),
+        ],
+    ),
+    *_c("SampleLibrary", "labels", [("wrong length", lambda: b.SampleLibrary(_x, np.arange(5)))]),
+    *_c(
+        "SampleLibrary",
+        "performance_sample_count",
+        [
+            ("0", lambda: b.SampleLibrary(_x, performance_sample_count=0)),
+            ("> n", lambda: b.SampleLibrary(_x, performance_sample_count=7)),
+        ],
+    ),
+    *_c(
+        "JaxSUT",
+        "buckets",
+        [
+            ("empty", lambda: b.JaxSUT(lambda w, x: x, jnp.ones(2), _lib, buckets=())),
+            ("0", lambda: b.JaxSUT(lambda w, x: x, jnp.ones(2), _lib, buckets=(0, 4))),
+            ("repeated", lambda: b.JaxSUT(lambda w, x: x, jnp.ones(2), _lib, buckets=(2, 2))),
+            ("a string", lambda: b.JaxSUT(lambda w, x: x, jnp.ones(2), _lib, buckets="1,2")),
+        ],
+    ),
+    *_c("JaxSUT", "apply_fn", [("not callable", lambda: b.JaxSUT(3, jnp.ones(2), _lib))]),
+    *_c("JaxSUT", "library", [("an array", lambda: b.JaxSUT(lambda w, x: x, jnp.ones(2), _x))]),
+    *_c("JaxSUT", "params", [("empty", lambda: b.JaxSUT(lambda w, x: x, {}, _lib))]),
+    *_c(
+        "JaxSUT", "spin_s", [("-1", lambda: b.JaxSUT(lambda w, x: x, jnp.ones(2), _lib, spin_s=-1))]
+    ),
+    *_c("run_test", "sut", [("a function", lambda: b.run_test(len, _settings, "/tmp/x"))]),
+    *_c("run_test", "settings", [("a dict", lambda: b.run_test(_sut, {}, "/tmp/x"))]),
+    *_c("run_test", "outdir", [("an int", lambda: b.run_test(_sut, _settings, 3))]),
+    *_c(
+        "run_test", "timeout_s", [("0", lambda: b.run_test(_sut, _settings, "/tmp/x", timeout_s=0))]
+    ),
+    *_c(
+        "run_benchmark",
+        "scenario",
+        [("unknown", lambda: b.run_benchmark("mlp", "Batch", "performance", "/tmp/x"))],
+    ),
+    *_c(
+        "run_benchmark",
+        "model",
+        [
+            ("unknown", lambda: b.run_benchmark("resnet50", "Offline", "performance", "/tmp/x")),
+            ("an int", lambda: b.run_benchmark(3, "Offline", "performance", "/tmp/x")),
+        ],
+    ),
+    *_c(
+        "run_benchmark",
+        "min_duration_ms",
+        [
+            (
+                "0",
+                lambda: b.run_benchmark(
+                    "mlp", "Offline", "performance", "/tmp/x", min_duration_ms=0
+                ),
+            ),
+            (
+                "-5",
+                lambda: b.run_benchmark(
+                    "mlp", "Offline", "performance", "/tmp/x", min_duration_ms=-5
+                ),
+            ),
+        ],
+    ),
+    *_c(
+        "run_benchmark",
+        "mode",
+        [("unknown", lambda: b.run_benchmark("mlp", "Offline", "fast", "/tmp/x"))],
+    ),
+    *_c(
+        "run_benchmark",
+        "find_peak_qps",
+        [
+            (
+                "not Server",
+                lambda: b.run_benchmark(
+                    "mlp", "Offline", "performance", "/tmp/x", find_peak_qps=True
+                ),
+            )
+        ],
+    ),
+    *_c("build_model", "name", [("unknown", lambda: b.build_model("resnet50"))]),
+    *_c("build_model", "train_steps", [("0", lambda: b.build_model("mlp", train_steps=0))]),
+    *_c("build_model", "seed", [("-1", lambda: b.build_model("mlp", seed=-1))]),
+    *_c("register_model", "builder", [("not callable", lambda: b.register_model("x", 3))]),
+    *_c("register_model", "name", [("empty", lambda: b.register_model("", len))]),
+    *_c("calibrate", "sut", [("a library", lambda: b.calibrate(_lib))]),
+    *_c("calibrate", "calls", [("0", lambda: b.calibrate(_sut, calls=0))]),
+    *_c(
+        "calibrated_overrides",
+        "calibration",
+        [
+            ("empty dict", lambda: b.calibrated_overrides({}, "Offline")),
+            ("a list", lambda: b.calibrated_overrides([], "Offline")),
+        ],
+    ),
+    *_c(
+        "calibrated_overrides",
+        "scenario",
+        [("unknown", lambda: b.calibrated_overrides({}, "Batch"))],
+    ),
+    *_c(
+        "compile_events",
+        "thread_id",
+        [("a string", lambda: b.compile_events("main")), ("-1", lambda: b.compile_events(-1))],
+    ),
+    *_c(
+        "find_peak_server_qps",
+        "high_qps",
+        [
+            ("below low", lambda: b.find_peak_server_qps(len, low_qps=10, high_qps=5)),
+            ("0", lambda: b.find_peak_server_qps(len, low_qps=10, high_qps=0)),
+        ],
+    ),
+    *_c(
+        "find_peak_server_qps",
+        "low_qps",
+        [("-1", lambda: b.find_peak_server_qps(len, low_qps=-1, high_qps=5))],
+    ),
+    *_c(
+        "find_peak_server_qps",
+        "run_at",
+        [("not callable", lambda: b.find_peak_server_qps(3, low_qps=1, high_qps=5))],
+    ),
+    *_c(
+        "find_peak_server_qps",
+        "iterations",
+        [("-1", lambda: b.find_peak_server_qps(len, low_qps=1, high_qps=5, iterations=-1))],
+    ),
+    *_c("measure_raw", "batch_size", [("0", lambda: b.measure_raw(len, None, _x, batch_size=0))]),
+    *_c("measure_raw", "fn", [("not callable", lambda: b.measure_raw(3, None, _x, batch_size=1))]),
+    *_c("measure_raw", "x", [("a scalar", lambda: b.measure_raw(len, None, 3.0, batch_size=1))]),
+    *_c(
+        "measure_raw", "calls", [("0", lambda: b.measure_raw(len, None, _x, batch_size=1, calls=0))]
+    ),
+    *_c(
+        "parse_summary",
+        "path",
+        [
+            ("missing", lambda: b.parse_summary("/nope/mlperf_log_summary.txt")),
+            ("an int", lambda: b.parse_summary(3)),
+        ],
+        (ValueError, TypeError, FileNotFoundError),
+    ),
+    *_c(
+        "parse_detail",
+        "path",
+        [("missing", lambda: b.parse_detail("/nope/mlperf_log_detail.txt"))],
+        (ValueError, TypeError, FileNotFoundError),
+    ),
+    *_c(
+        "read_accuracy_log",
+        "path",
+        [("missing", lambda: b.read_accuracy_log("/nope/mlperf_log_accuracy.json"))],
+        (ValueError, TypeError, FileNotFoundError),
+    ),
+    *_c(
+        "score_accuracy_log",
+        "decode",
+        [("not callable", lambda: b.score_accuracy_log("/nope", 3, len))],
+    ),
+    *_c(
+        "score_accuracy_log",
+        "score",
+        [("not callable", lambda: b.score_accuracy_log("/nope", len, 3))],
+    ),
+]
+
+EXEMPT = {
+    F + "BenchModel": "a NamedTuple container built by the model registry",
+    F + "TestResult": "a NamedTuple read from LoadGen's logs by run_test",
+    F + "SUTError": "an exception type",
+    F + "RecompilationError": "an exception type",
+    F + "model_names": "takes no arguments",
+}
