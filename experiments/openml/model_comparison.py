@@ -69,7 +69,7 @@ class Config:
     num_steps: int = 400
     batch_size: int = 64
     weight_decay: float = 1e-4
-    hyper_steps: int = 15
+    hyper_steps: int = 40  # hyper_steps * inner_steps = num_steps: tuned in the refit's regime
     inner_steps: int = 10
     hyper_lr: float = 0.2
     forest_trees: int = 100
@@ -80,7 +80,7 @@ class Config:
             "max_rows": 0,
             "hidden": (256, 256),
             "num_steps": 3000,
-            "hyper_steps": 100,
+            "hyper_steps": 300,
             "forest_trees": 500,
         },
         "tiny": {
@@ -89,8 +89,8 @@ class Config:
             "max_rows": 200,
             "hidden": (16,),
             "num_steps": 30,
-            "hyper_steps": 2,
-            "inner_steps": 3,
+            "hyper_steps": 3,
+            "inner_steps": 10,
             "forest_trees": 5,
         },
     }

@@ -265,7 +265,7 @@ class _Base:
         batch_size: int = 64,
         weight_decay: float = 1e-4,
         decay_tuning: str = "none",
-        hyper_steps: int = 20,
+        hyper_steps: int = 30,
         inner_steps: int = 10,
         hyper_lr: float = 0.1,
         val_fraction: float = 0.2,
@@ -446,7 +446,8 @@ class JaxmlClassifier(_Base):
         weight_decay: L2 coefficient per parameter array (the start value for "ift").
         decay_tuning: "none" or "ift" (per-array decays tuned by :func:`jaxml.implicit.bilevel`).
         hyper_steps, inner_steps, hyper_lr: IFT outer steps, inner steps per outer step, Adam
-            step size on the log decays.
+            step size on the log decays. Keep ``hyper_steps * inner_steps`` near ``num_steps``
+            so the decays are tuned for the training length of the final fit.
         val_fraction: share of the fit rows held out as IFT validation set.
         standardize: scale features to zero mean, unit variance (fit rows' statistics).
         seed: int; init, batches and the IFT split are a function of it.
