@@ -16,7 +16,17 @@ import time
 from jaxml.testing import audit, uncovered
 
 # Packages whose bad calls are audited; each has a cases_<package>.py here.
-PACKAGES = ("data", "models", "train", "implicit", "vae", "parallel", "hyperbolic", "bench", "openml")
+PACKAGES = (
+    "data",
+    "models",
+    "train",
+    "implicit",
+    "vae",
+    "parallel",
+    "hyperbolic",
+    "bench",
+    "openml",
+)
 
 
 def load_cases(packages=PACKAGES):
