@@ -54,10 +54,18 @@ class Config:
     min_duration_ms: int = 1000
     server_latency_ms: float = 10.0
     search_iterations: int = 2
+    # Server runs issue at least this many queries, so that LoadGen's early-stopping test
+    # (hundreds of queries under the bound) can pass at low target QPS in a short run.
+    server_min_queries: int = 1000
     buckets: tuple[int, ...] = (1, 8, 32, 128)
 
     SCALES: ClassVar[dict] = {
-        "tiny": {"train_steps": 20, "min_duration_ms": 200, "search_iterations": 0},
+        "tiny": {
+            "train_steps": 20,
+            "min_duration_ms": 200,
+            "search_iterations": 0,
+            "server_min_queries": 100,
+        },
         "full": {"train_steps": 2000, "min_duration_ms": 600_000, "search_iterations": 5},
     }
 
@@ -67,7 +75,7 @@ class Config:
             raise ValueError(f"model must be one of {names}; got {self.model!r}")
         if self.compressed_model and self.compressed_model not in names:
             raise ValueError(f"compressed_model must be one of {names} or ''")
-        require_at_least(self, 1, "train_steps", "min_duration_ms")
+        require_at_least(self, 1, "train_steps", "min_duration_ms", "server_min_queries")
         require_at_least(self, 0, "search_iterations", "seed")
         if not self.server_latency_ms > 0:
             raise ValueError(f"server_latency_ms must be > 0; got {self.server_latency_ms}")
@@ -88,7 +96,10 @@ def run(config: Config, workdir: Path) -> dict:
     t0 = time.perf_counter()
     model = build_model(config.model, workdir, train_steps=config.train_steps, seed=config.seed)
     common = {"min_duration_ms": config.min_duration_ms, "buckets": config.buckets}
-    server = {"server_target_latency_ms": config.server_latency_ms}
+    server = {
+        "server_target_latency_ms": config.server_latency_ms,
+        "min_query_count": config.server_min_queries,
+    }
     runs = {}
     for scenario in SCENARIOS:
         s = run_benchmark(

@@ -53,7 +53,7 @@ def calibrated_overrides(calibration: dict[str, Any], scenario: str) -> dict[str
     """Expected latency / QPS settings from :func:`calibrate`, so LoadGen pre-generates enough
     queries for the minimum duration (it ends a run INVALID when it runs out of them).
 
-    SingleStream/MultiStream expect half the raw latency, Offline 1.5x the raw throughput;
+    SingleStream/MultiStream expect half the raw latency, Offline 2.5x the raw throughput;
     Server's target QPS is a tenth of the raw single-sample throughput (search it with
     ``find_peak_qps`` for the real peak).
     """
@@ -69,7 +69,7 @@ def calibrated_overrides(calibration: dict[str, Any], scenario: str) -> dict[str
     if scenario == "MultiStream":
         return {"multi_stream_expected_latency_ms": 0.5e3 * multi["latency_p50_s"]}
     if scenario == "Offline":
-        return {"offline_expected_qps": 1.5 * offline["samples_per_s"]}
+        return {"offline_expected_qps": 2.5 * offline["samples_per_s"]}
     return {"server_target_qps": single["samples_per_s"] / 10.0}
 
 

@@ -70,6 +70,7 @@ def test_smoke_run(tmp_path):
         compressed_model="",
         min_duration_ms=100,
         search_iterations=0,
+        server_min_queries=100,
         buckets=(1, 8, 32),
     )
     m = run(cfg, tmp_path)
