@@ -41,7 +41,7 @@ def _crowdkit_confusions(errors, num_annotators, k):
     return out
 
 
-@pytest.mark.parametrize("num_iters", [0, 1, 7, 40])
+@pytest.mark.parametrize("num_iters", [0, 7, 40])
 def test_dawid_skene_matches_crowdkit(crowd, x64, num_iters):
     s, a, y, df = crowd
     table = op.AnnotationTable(s, a, y, num_classes=3)
@@ -56,12 +56,9 @@ def test_dawid_skene_matches_crowdkit(crowd, x64, num_iters):
     assert np.all(np.asarray(ours.confusions)[~used] == 0.0)  # labels an annotator never gave
     np.testing.assert_array_equal(ours.labels, ref.labels_.reindex(range(table.num_samples)))
     np.testing.assert_allclose(ours.priors, ref.priors_.reindex(range(3)), atol=1e-6)
-    if num_iters == 40:  # the un-jitted call is the same computation
-        eager = op.dawid_skene(table, 3, num_iters)
-        np.testing.assert_allclose(eager.posteriors, ours.posteriors, atol=1e-12)
 
 
-@pytest.mark.parametrize("num_iters", [0, 3, 25])
+@pytest.mark.parametrize("num_iters", [0, 25])
 def test_one_coin_matches_crowdkit(crowd, x64, num_iters):
     s, a, y, df = crowd
     table = op.AnnotationTable(s, a, y, num_classes=3)

@@ -84,3 +84,32 @@ def test_metric_input_errors():
         op.per_annotator_accuracy(PRED, {"label": [1]})
     with pytest.raises(ValueError, match="num_classes must equal the table's label scale"):
         op.majority_vote(TABLE, 3)
+
+
+def test_evaluation_report_bundles_the_metrics_and_spec_prints():
+    t = op.AnnotationTable(
+        [0, 0, 0, 1, 1, 2, 2],
+        [0, 1, 2, 0, 1, 1, 2],
+        [1, 1, 0, 0, 0, 1, 0],
+        num_classes=2,
+        attributes={"group": [0, 0, 1]},
+        attribute_levels={"group": ("maj", "min")},
+    )
+    r = jax.jit(lambda p, tab: op.evaluation_report(p, tab, threshold=0.5, num_bins=4))(PRED, t)
+    np.testing.assert_allclose(r["group_accuracy"], [1.0, 0.0])
+    np.testing.assert_allclose(r["accuracy_vs_majority_vote"], 2 / 3, rtol=1e-6)  # MV [1, 0, 0]
+    np.testing.assert_allclose(r["minority_opinion_accuracy"], 0.0)
+    with pytest.raises(ValueError, match="attribute must name one of the table's attributes"):
+        op.evaluation_report(PRED, t, attribute="gender")
+    spec = op.EvaluationSpec.from_table(t, users="moderators", aggregation="majority_vote")
+    assert spec.annotators_per_sample == (2, 2.33, 3) and spec.attributes == ("group",)
+    text = spec.to_text()
+    assert "| annotators per sample | min 2, mean 2.33, max 3 |" in text
+    assert "| aggregation | majority_vote |" in text and spec.to_dict()["users"] == "moderators"
+
+
+def test_rule_agreement():
+    rules = jnp.array([[0, 1, 1, 0], [1, 1, 1, 0]])
+    np.testing.assert_allclose(op.rule_agreement(jnp.array([0, 1, 1, 1]), rules, None), [0.75, 0.5])
+    personal = jnp.array([[0, 1], [1, 1], [1, 1], [0, 0]])  # annotator 0 (group 0), 1 (group 1)
+    np.testing.assert_allclose(op.rule_agreement(personal, rules, jnp.array([0, 1])), [1.0, 1.0])
