@@ -26,6 +26,7 @@ PACKAGES = (
     "hyperbolic",
     "bench",
     "openml",
+    "opinions",
 )
 
 
