@@ -228,6 +228,64 @@ CASES += [
             ("a string", lambda: op.coverage(_P, _T, "0.8")),
         ],
     ),
+    *_cases(
+        "evaluation_report",
+        "attribute",
+        [
+            ("unknown attribute", lambda: op.evaluation_report(_P, _T, attribute="gender")),
+            ("an int", lambda: op.evaluation_report(_P, _T, attribute=3)),
+        ],
+    ),
+    *_cases(
+        "evaluation_report",
+        "predictions",
+        [
+            ("wrong length", lambda: op.evaluation_report(jnp.array([0]), _T)),
+            ("float", lambda: op.evaluation_report(jnp.ones(2), _T)),
+        ],
+    ),
+    *_cases(
+        "evaluation_report",
+        "threshold",
+        [("-0.5", lambda: op.evaluation_report(_P, _T, threshold=-0.5))],
+    ),
+    *_cases(
+        "evaluation_report",
+        "logits",
+        [("wrong shape", lambda: op.evaluation_report(_P, _T, logits=jnp.ones((3, 2))))],
+    ),
+    *_cases(
+        "rule_agreement",
+        "predictions",
+        [
+            (
+                "wrong length",
+                lambda: op.rule_agreement(jnp.array([0]), jnp.ones((2, 3), int), None),
+            ),
+            ("float", lambda: op.rule_agreement(jnp.ones(3), jnp.ones((2, 3), int), None)),
+        ],
+    ),
+    *_cases(
+        "rule_agreement",
+        "group_labels",
+        [("1-D", lambda: op.rule_agreement(jnp.array([0, 1]), jnp.array([0, 1]), None))],
+    ),
+    *_cases(
+        "rule_agreement",
+        "annotator_group",
+        [
+            (
+                "group 2 of 2",
+                lambda: op.rule_agreement(
+                    jnp.zeros((3, 2), int), jnp.ones((2, 3), int), jnp.array([0, 2])
+                ),
+            ),
+            (
+                "None for [n, A] predictions",
+                lambda: op.rule_agreement(jnp.zeros((3, 2), int), jnp.ones((2, 3), int), None),
+            ),
+        ],
+    ),
     *_cases("sample_agreement", "table", [("a list", lambda: op.sample_agreement([1, 2]))]),
     *_cases(
         "soft_label_cross_entropy",
