@@ -56,7 +56,7 @@ class Config:
     search_iterations: int = 2
     # Server runs issue at least this many queries, so that LoadGen's early-stopping test
     # (hundreds of queries under the bound) can pass at low target QPS in a short run.
-    server_min_queries: int = 1000
+    server_min_queries: int = 500
     buckets: tuple[int, ...] = (1, 8, 32, 128)
 
     SCALES: ClassVar[dict] = {

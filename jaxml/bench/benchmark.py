@@ -168,14 +168,14 @@ def run_benchmark(
 
         search = find_peak_server_qps(
             run_at,
-            low_qps=single_qps / 20,
+            low_qps=single_qps / 4,
             high_qps=single_qps * 2,
             iterations=search_iterations,
         )
         # The final run sits at final_fraction of the peak: a probe at the edge can flip to
         # INVALID on a rerun (the search's own VALID probe at the peak stays in its log dir).
         peak = search["peak_qps"]
-        tuned["server_target_qps"] = final_fraction * peak if peak else single_qps / 20
+        tuned["server_target_qps"] = final_fraction * peak if peak else single_qps / 4
 
     settings = make_test_settings(scenario, mode, user_conf=user_conf, overrides=tuned)
     result = run_test(sut, settings, workdir, timeout_s=timeout_s)
