@@ -243,11 +243,12 @@ def plot(config: Config, per_way: dict, path: Path) -> None:
         ax.set_xticks(range(len(names)), names, rotation=15, fontsize=8)
     ax_d.set(ylabel="accuracy vs the annotator's own labels", ylim=(0, 1.02))
     ax_d.set_title("per-annotator accuracy (bars: group means)", fontsize=10)
-    ax_o.set(ylabel="accuracy", ylim=(0, 1.02), title="majority vs minority opinions")
+    ax_o.set(ylabel="accuracy on those judgements", ylim=(0, 1.18))
+    ax_o.set_title("majority vs minority opinions (per judgement)", fontsize=10)
     ax_a.set(xlabel="sample agreement", ylabel="judgement accuracy", ylim=(0, 1.02))
     ax_a.set_title("accuracy by sample agreement (share giving the top label)", fontsize=10)
-    for ax in (ax_d, ax_o, ax_a):
-        ax.legend(fontsize=8, loc="lower left")
+    for ax, loc in ((ax_d, "lower left"), (ax_o, "upper center"), (ax_a, "lower right")):
+        ax.legend(fontsize=8, loc=loc, ncol=2 if ax is ax_o else 1)
     save_figure(fig, path)
 
 
@@ -257,8 +258,7 @@ def run(config: Config, workdir: Path) -> dict:
     x, n_train, crowd = make_crowd(config)
     train = crowd.table.select_samples(np.arange(n_train))
     test = crowd.table.select_samples(np.arange(n_train, x.shape[0]))
-    missing = set(test.annotator_keys) - set(train.annotator_keys)
-    if missing:
+    if missing := set(test.annotator_keys) - set(train.annotator_keys):
         raise ValueError(f"annotators {sorted(missing)} have no training labels")
     head_of = jnp.asarray([train.annotator_keys.index(k) for k in test.annotator_keys])
     per_way, agg = {}, {}
