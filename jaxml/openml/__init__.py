@@ -27,6 +27,7 @@ from jaxml.openml.estimator import (
     DECAY_TUNINGS,
     JaxmlClassifier,
     JaxmlRegressor,
+    batch_plan,
     capacity_bucket,
     trace_counts,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "ServerUnreachableError",
     "TaskNotCachedError",
     "audit_folds",
+    "batch_plan",
     "cache_local_task",
     "cached_task_files",
     "capacity_bucket",

@@ -5,14 +5,15 @@
 ``seed``: the same data and parameters give bit-identical predictions.
 
 Training is one jit-compiled program (:func:`jaxml.train.optax_scan` over ``num_steps`` Adam
-steps on mini-batches drawn inside the program). So that cross-validation folds do not recompile,
-the program's shapes do not depend on the fold: the training rows are zero-padded to a
-*capacity* bucket (the next ``2^k`` or ``3 * 2^(k-1)``) and the number of real rows is a traced
-argument; each step draws ``batch_size`` row ids uniformly from ``[0, n_rows)`` (with
-replacement), so padding rows are never used. Learning rate and weight decay are traced too, so
-changing them does not recompile either. Compiled programs are cached per static structure
-(widths, batch size, steps, capacity) and shared by every estimator instance, including the
-clones openml makes per fold; :func:`trace_counts` counts how often each program was traced.
+steps). So that cross-validation folds do not recompile, the program's shapes do not depend on
+the fold: the training rows are zero-padded to a *capacity* bucket (the next ``2^k`` or
+``3 * 2^(k-1)``), and the mini-batches come as a plan of row ids ``[num_steps, batch_size]``
+drawn on the host from ``[0, n_rows)`` with replacement (:func:`batch_plan`, seeded), so padding
+rows are never used and the program has the same shapes for every fold. Learning rate and
+weight decay are traced too, so changing them does not recompile either. Compiled programs are
+cached per static structure (widths, batch size, steps, capacity) and shared by every estimator
+instance, including the clones openml makes per fold; :func:`trace_counts` counts how often
+each program was traced.
 
 ``decay_tuning="ift"`` tunes one L2 decay per parameter array (kernel and bias of every layer)
 with :func:`jaxml.implicit.bilevel` (Lorraine, Vicol & Duvenaud 2020, Algorithm 1: warm-started
@@ -47,6 +48,7 @@ __all__ = [
     "DECAY_TUNINGS",
     "JaxmlClassifier",
     "JaxmlRegressor",
+    "batch_plan",
     "capacity_bucket",
     "trace_counts",
 ]
@@ -98,15 +100,29 @@ def _pointwise_loss(s: _Static, out: jax.Array, y: jax.Array) -> jax.Array:
     return jnp.square(out[:, 0] - y)
 
 
-def _sample(key, t, n_rows, batch_size):
-    return jax.random.randint(jax.random.fold_in(key, t), (batch_size,), 0, n_rows)
+def batch_plan(seed: int, stream: int, n_rows: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Row ids ``[*shape]`` drawn uniformly from ``[0, n_rows)`` (with replacement), int32.
+
+    A pure function of ``(seed, stream, n_rows, shape)`` (numpy's PCG64 seeded with
+    ``[seed, stream]``), drawn on the host: the compiled programs take the plan as an argument of
+    fixed shape, so folds of different sizes share one program (and XLA compiles no RNG).
+    """
+    seed = v.check_int(seed, "seed", minimum=0)
+    stream = v.check_int(stream, "stream", minimum=0)
+    n_rows = v.check_int(n_rows, "n_rows", minimum=1)
+    if not isinstance(shape, tuple) or not shape:
+        raise TypeError(f"shape must be a non-empty tuple of ints; got {shape!r}")
+    shape = tuple(v.check_int(k, "shape", minimum=1) for k in shape)
+    rng = np.random.default_rng([seed, stream])
+    return rng.integers(0, n_rows, size=shape, dtype=np.int32)
 
 
-def fit_program(s: _Static, key, x, y, n_rows, learning_rate, log_decay, params=None):
+def fit_program(s: _Static, key, x, y, plan, learning_rate, log_decay, params=None):
     """``num_steps`` Adam steps on ``mean loss + l2_penalty(params, log_decay)``: pure.
 
-    ``x`` ``[capacity, d]``, ``y`` ``[capacity]`` (rows ``>= n_rows`` are padding, never drawn).
-    Returns ``(params, losses [num_steps])``.
+    ``x`` ``[capacity, d]``, ``y`` ``[capacity]`` (padding rows are never in the plan);
+    ``plan`` ``[num_steps, batch_size]`` row ids of each step's batch (:func:`batch_plan`);
+    ``key`` seeds the initialization. Returns ``(params, losses [num_steps])``.
     """
     model = _model(s)
     if params is None:
@@ -117,8 +133,7 @@ def fit_program(s: _Static, key, x, y, n_rows, learning_rate, log_decay, params=
         return jnp.mean(_pointwise_loss(s, model.apply(p, xb), yb)) + l2_penalty(p, log_decay)
 
     def batch_fn(t):
-        idx = _sample(jax.random.fold_in(key, 1), t, n_rows, s.batch_size)
-        return x[idx], y[idx]
+        return x[plan[t]], y[plan[t]]
 
     res = optax_scan(
         loss_fn, optimizer, params, optimizer.init(params), batch_fn=batch_fn, num_steps=s.num_steps
@@ -131,7 +146,7 @@ def tune_program(
     key,
     x,
     y,
-    n_rows,
+    plan,
     xv,
     yv,
     n_val,
@@ -139,15 +154,14 @@ def tune_program(
     log_decay0,
     hyper_lr,
     *,
-    hyper_steps: int,
-    inner_steps: int,
     num_terms: int = 5,
 ):
     """IFT tuning of per-array log decays (:func:`jaxml.implicit.bilevel`): pure.
 
-    ``hyper_steps`` outer steps, each ``inner_steps`` warm-started inner Adam steps on
-    ``(x, y)`` rows ``< n_rows`` and one Neumann hypergradient of the masked validation loss on
-    ``(xv, yv)`` rows ``< n_val``. Returns ``(log_decay, val_losses [hyper_steps])``.
+    ``plan`` ``[hyper_steps, inner_steps, batch_size]``: for each outer step, the row ids of its
+    ``inner_steps`` warm-started inner Adam steps on ``(x, y)``, followed by one Neumann
+    hypergradient of the masked validation loss on ``(xv, yv)`` rows ``< n_val``.
+    Returns ``(log_decay, val_losses [hyper_steps])``.
     """
     model = _model(s)
     params = model.init(jax.random.fold_in(key, 0), x[:1])
@@ -170,12 +184,11 @@ def tune_program(
     )
 
     def step(state, t):
-        ts = t * inner_steps + jnp.arange(inner_steps)
-        idx = jax.vmap(lambda u: _sample(jax.random.fold_in(key, 2), u, n_rows, s.batch_size))(ts)
+        idx = plan[t]
         state, info = opt.update(state, (x[idx], y[idx]), (xv, yv, mask))
         return state, info["val_loss"]
 
-    state, val_losses = scan_steps(step, opt.init(params, log_decay0), num_steps=hyper_steps)
+    state, val_losses = scan_steps(step, opt.init(params, log_decay0), num_steps=plan.shape[0])
     return state.hparams, val_losses
 
 
@@ -185,34 +198,19 @@ def predict_program(s: _Static, params, x):
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled(s: _Static, which: str, hyper: tuple = ()):
+def _compiled(s: _Static, which: str):
     """The jitted program ``which`` for structure ``s``, shared by all estimators."""
     if which == "fit":
 
-        def fn(key, x, y, n_rows, lr, log_decay):
+        def fn(key, x, y, plan, lr, log_decay):
             _TRACES["fit"] += 1
-            return fit_program(s, key, x, y, n_rows, lr, log_decay)
+            return fit_program(s, key, x, y, plan, lr, log_decay)
 
     elif which == "tune":
-        hyper_steps, inner_steps = hyper
 
-        def fn(key, x, y, n_rows, xv, yv, n_val, lr, log_decay0, hyper_lr):
+        def fn(key, x, y, plan, xv, yv, n_val, lr, log_decay0, hyper_lr):
             _TRACES["tune"] += 1
-            return tune_program(
-                s,
-                key,
-                x,
-                y,
-                n_rows,
-                xv,
-                yv,
-                n_val,
-                lr,
-                log_decay0,
-                hyper_lr,
-                hyper_steps=hyper_steps,
-                inner_steps=inner_steps,
-            )
+            return tune_program(s, key, x, y, plan, xv, yv, n_val, lr, log_decay0, hyper_lr)
 
     else:
 
@@ -389,13 +387,15 @@ class _Base:
             if n - n_val < 1:
                 raise ValueError(f"val_fraction={self.val_fraction} leaves no training rows of {n}")
             tr, va = perm[n_val:], perm[:n_val]
-            tune = _compiled(s, "tune", (self.hyper_steps, self.inner_steps))
             ctr, cva = capacity_bucket(len(tr)), capacity_bucket(len(va))
-            log_decay, val_losses = tune(
+            plan = batch_plan(
+                self.seed, 2, len(tr), (self.hyper_steps, self.inner_steps, self.batch_size)
+            )
+            log_decay, val_losses = _compiled(s, "tune")(
                 jax.random.fold_in(key, 7),
                 _pad(xs[tr], ctr),
                 _pad(y[tr], ctr),
-                len(tr),
+                plan,
                 _pad(xs[va], cva),
                 _pad(y[va], cva),
                 n_val,
@@ -405,7 +405,8 @@ class _Base:
             )
             self.decay_history_ = np.asarray(val_losses)
         cap = capacity_bucket(n)
-        params, losses = _compiled(s, "fit")(key, _pad(xs, cap), _pad(y, cap), n, lr, log_decay)
+        plan = batch_plan(self.seed, 1, n, (self.num_steps, self.batch_size))
+        params, losses = _compiled(s, "fit")(key, _pad(xs, cap), _pad(y, cap), plan, lr, log_decay)
         self.static_ = s
         self.capacity_ = cap
         self.params_ = jax.device_get(params)

@@ -52,6 +52,16 @@ def test_dataframe_rows_recorded_and_string_labels(data):
         m.fit(df.assign(s="x"), labels)
 
 
+def test_batch_plan():
+    plan = jo.batch_plan(3, 1, 7, (500, 4))
+    assert plan.shape == (500, 4) and plan.dtype == np.int32
+    assert plan.min() == 0 and plan.max() == 6  # uniform over [0, 7): every row, no padding
+    counts = np.bincount(plan.ravel(), minlength=7)
+    assert counts.min() > 0.8 * 2000 / 7 and counts.max() < 1.2 * 2000 / 7
+    np.testing.assert_array_equal(plan, jo.batch_plan(3, 1, 7, (500, 4)))
+    assert not np.array_equal(plan, jo.batch_plan(3, 2, 7, (500, 4)))
+
+
 def test_capacity_bucket():
     assert [jo.capacity_bucket(n) for n in (1, 8, 9, 12, 13, 59, 60, 1437, 1438)] == [
         8,
