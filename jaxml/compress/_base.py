@@ -3,6 +3,7 @@
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxml import _validation as v
@@ -32,12 +33,14 @@ class QuantAux(NamedTuple):
     scales: PyTree
 
 
-def check_density(density: Any, name: str = "density") -> float:
-    """A Python/NumPy real in ``(0, 1]`` (static: it fixes how many weights survive)."""
-    if hasattr(density, "shape") and not v.is_concrete(density):
-        raise TypeError(f"{name} must be a concrete Python float in (0, 1], not a traced value")
+def check_density(density: Any, name: str = "density") -> Any:
+    """A real scalar in ``(0, 1]``; checked when concrete, passed through when traced.
+
+    A traced density lets one compiled program serve every density (a sweep or a search jits
+    once): the number of kept units is computed in the graph, the arrays keep their shapes.
+    """
     v.check_scalar(density, name, minimum=0.0, maximum=1.0, min_open=True)
-    return float(density)
+    return float(density) if v.is_concrete(density) else density
 
 
 def check_params(params: PyTree, name: str = "params") -> None:
@@ -59,6 +62,12 @@ def check_aux(aux: Any, cls: type, name: str = "aux") -> Any:
     return aux
 
 
-def num_kept(density: float, n: int) -> int:
-    """``round(density * n)``, at least 1: how many of ``n`` units a density keeps."""
-    return max(1, min(n, int(np.floor(density * n + 0.5))))
+def num_kept(density: Any, n: int) -> Any:
+    """``round(density * n)`` clipped to ``[1, n]``: how many of ``n`` units a density keeps.
+
+    A Python int for a concrete density, an int32 scalar for a traced one.
+    """
+    if v.is_concrete(density):
+        return max(1, min(n, int(np.floor(float(density) * n + 0.5))))
+    k = jnp.floor(jnp.asarray(density, jnp.float32) * n + 0.5).astype(jnp.int32)
+    return jnp.clip(k, 1, n)

@@ -9,8 +9,9 @@ Each scheme is a small immutable object with pure, jit-safe methods
 - ``project(params) = decompress(*compress(params))``: the Euclidean projection onto the
   scheme's feasible set, which the L-C algorithm's C-step calls.
 
-The number of surviving units is static (``round(density * n)``, at least one), so the masks have
-exactly that many True entries whatever the values, and ``jit`` traces one program per density.
+The number of surviving units is ``round(density * n)`` (at least one), so the masks have exactly
+that many True entries whatever the values. ``density`` may be a traced scalar (a scheme built
+inside a jitted function from an argument), so one compiled program serves every density.
 Ties in magnitude are broken by position (a stable sort), so the count is exact even when many
 weights are equal.
 """
@@ -30,9 +31,12 @@ __all__ = ["BlockPrune", "FilterPrune", "NeuronPrune", "Prune"]
 
 
 def _top_k_mask(scores: jax.Array, k: int) -> jax.Array:
-    """Bool ``[n]``: True at the ``k`` largest ``scores`` (ties: the later index wins)."""
+    """Bool ``[n]``: True at the ``k`` largest ``scores`` (ties: the later index wins).
+
+    ``k`` may be traced (the mask's shape does not depend on it)."""
+    n = scores.shape[0]
     order = jnp.argsort(scores, stable=True)
-    return jnp.zeros(scores.shape, bool).at[order[scores.shape[0] - k :]].set(True)
+    return jnp.zeros(n, bool).at[order].set(jnp.arange(n) >= n - k)
 
 
 class _Scheme:

@@ -23,6 +23,7 @@ The answer is the lowest *evaluated* density whose accuracy is >= ``target`` (ne
 from collections.abc import Callable
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import tinygp
@@ -54,22 +55,54 @@ class SearchResult(NamedTuple):
     std: np.ndarray
 
 
-def _posterior(u, y, grid, noise):
-    """Posterior mean and std of a constant-mean SE GP fitted to ``(u, y)``, on ``grid``."""
-    u, y = jnp.asarray(u), jnp.asarray(y)
-    mean = float(jnp.mean(y))
-    amp = max(float(jnp.var(y)), 1e-4)
-    span = float(grid[-1] - grid[0])
-    best = None
-    for scale in span * np.array([0.03, 0.05, 0.1, 0.2, 0.35, 0.6, 1.0]):
+_SCALES = np.array([0.03, 0.05, 0.1, 0.2, 0.35, 0.6, 1.0])
+_PAD_NOISE = 1e6
+
+
+@jax.jit
+def _fit(u, y, noise, grid, mean, amp, scales):
+    """Log-likelihood and posterior (mean, var) on ``grid`` for each length scale in ``scales``.
+
+    ``u``/``y``/``noise`` have a fixed padded length: padded points sit far away (no covariance
+    with anything) with a huge noise, so they change no posterior and add the same constant to
+    every scale's likelihood; one compiled program serves every search step.
+    """
+
+    def one(scale):
         gp = tinygp.GaussianProcess(
             amp * tinygp.kernels.ExpSquared(scale=scale), u, diag=noise, mean=mean
         )
-        lp = float(gp.log_probability(y))
-        if best is None or lp > best[0]:
-            best = (lp, gp)
-    cond = best[1].condition(y, jnp.asarray(grid)).gp
-    return np.asarray(cond.loc), np.sqrt(np.maximum(np.asarray(cond.variance), 0.0))
+        cond = gp.condition(y, grid).gp
+        return gp.log_probability(y), cond.loc, cond.variance
+
+    return jax.vmap(one)(scales)
+
+
+def _posterior(u, y, grid, noise, size):
+    """Posterior mean and std of a constant-mean SE GP fitted to ``(u, y)``, on ``grid``.
+
+    Amplitude: the sample variance (at least 1e-4); length scale: the maximum marginal
+    likelihood among ``_SCALES`` times the grid's span.
+    """
+    n = len(u)
+    pad = size - n
+    span = float(grid[-1] - grid[0])
+    mean = float(np.mean(y))
+    amp = max(float(np.var(y)), 1e-4)
+    u_p = np.concatenate([u, grid[-1] + 1e3 * span * (1 + np.arange(pad))])
+    y_p = np.concatenate([y, np.full(pad, mean)])
+    noise_p = np.concatenate([np.full(n, noise), np.full(pad, _PAD_NOISE)])
+    lp, loc, var = _fit(
+        jnp.asarray(u_p),
+        jnp.asarray(y_p),
+        jnp.asarray(noise_p),
+        jnp.asarray(grid),
+        jnp.asarray(mean),
+        jnp.asarray(amp),
+        jnp.asarray(span * _SCALES),
+    )
+    best = int(np.argmax(np.asarray(lp)))
+    return np.asarray(loc[best]), np.sqrt(np.maximum(np.asarray(var[best]), 0.0))
 
 
 def search_density(
@@ -146,12 +179,12 @@ def search_density(
         cand = far & inner
         if not cand.any():
             break
-        mu, sd = _posterior(u, np.asarray(ys), grid_u, noise)
+        mu, sd = _posterior(u, np.asarray(ys), grid_u, noise, max_evals)
         score = np.where(cand, beta * sd - np.abs(mu - target), -np.inf)
         sample(10 ** grid_u[int(np.argmax(score))])
     bar.close()
     xs_a, ys_a = np.asarray(xs), np.asarray(ys)
-    mu, sd = _posterior(np.log10(xs_a), ys_a, grid_u, noise)
+    mu, sd = _posterior(np.log10(xs_a), ys_a, grid_u, noise, max_evals)
     ok = ys_a >= target
     answer = float(xs_a[ok].min()) if ok.any() else float("nan")
     return SearchResult(answer, float(target), xs_a, ys_a, 10**grid_u, mu, sd)
