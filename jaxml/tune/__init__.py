@@ -9,6 +9,7 @@ killed run resumes. See docs/tune.md.
 
 from jaxml.tune.driver import prepare, run_study
 from jaxml.tune.job import FAIL_KINDS, NonFiniteScoreError, Reporter, make_objective, resolve_job
+from jaxml.tune.postgres import LocalPostgres, find_pg_bin
 from jaxml.tune.proposers import check_proposer_available, make_pruner, make_sampler
 from jaxml.tune.records import X_AXES, best_so_far, budget_to_reach, study_summary, trial_records
 from jaxml.tune.space import KINDS, Param, check_space, distributions, grid_values, suggest
@@ -25,6 +26,7 @@ from jaxml.tune.worker import budget_counts, open_study, run_worker
 __all__ = [
     "FAIL_KINDS",
     "KINDS",
+    "LocalPostgres",
     "PROPOSERS",
     "X_AXES",
     "NonFiniteScoreError",
@@ -38,6 +40,7 @@ __all__ = [
     "check_space",
     "check_workdir",
     "distributions",
+    "find_pg_bin",
     "grid_values",
     "load_spec",
     "make_objective",

@@ -131,7 +131,9 @@ def _run_processes(spec: TuneSpec, study: optuna.Study, on_trial) -> None:
                         f"study {spec.study_name!r}: more than {spec.failure_limit} failed "
                         f"trials (max_failures); see each trial's fail_reason and {logs_dir}"
                     )
-                if rc != 0 and counts["done"] < spec.n_trials:
+                # Restart a dead worker while more trials remain than live workers (the live
+                # ones retry its trial once its heartbeat goes stale).
+                if rc != 0 and spec.n_trials - counts["done"] > len(procs):
                     if restarts_left == 0:
                         raise RuntimeError(
                             f"workers of study {spec.study_name!r} keep dying (last exit code "

@@ -80,6 +80,7 @@ def run_worker(
     on_trial: Callable[[dict], None] | None = None,
     job: Callable | None = None,
     study: optuna.Study | None = None,
+    reseed: bool = False,
 ) -> dict[str, int]:
     """Runs trials of ``spec`` until the study holds ``n_trials`` COMPLETE/PRUNED trials.
 
@@ -88,6 +89,8 @@ def run_worker(
         on_trial: called with :func:`budget_counts` after each trial (e.g. a progress bar).
         job: the job callable (default: import ``spec.job``, or ``spec.ift_job`` for "ift").
         study: the study already opened by :func:`open_study` (default: open it).
+        reseed: draw a fresh sampler seed (Optuna's ``reseed_rng``). Parallel workers must, or
+            every worker seeded with ``spec.seed`` would propose the same configurations.
 
     Returns:
         The final :func:`budget_counts`.
@@ -100,6 +103,8 @@ def run_worker(
     if job is None:
         job = resolve_job(spec.ift_job if spec.proposer == "ift" else spec.job)
     study = open_study(spec) if study is None else study
+    if reseed:
+        study.sampler.reseed_rng()
     objective = make_objective(spec, job)
     callbacks = [_retry_failed_jobs(spec)]
     while True:
@@ -160,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         _exit_with_parent(parent)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        counts = run_worker(load_spec(argv[0]))
+        counts = run_worker(load_spec(argv[0]), reseed=True)
     except RuntimeError as e:  # too many failed trials: the driver must not restart us
         print(f"error: {e}", file=sys.stderr, flush=True)
         return EXIT_TOO_MANY_FAILURES
