@@ -144,6 +144,16 @@ CASES = [
     *_cases("use_cache", "server", [("no URL", lambda: jo.use_cache(_TMP, server="openml"))]),
     *_cases("use_cache", "n_retries", [("0", lambda: jo.use_cache(_TMP, n_retries=0))]),
     *_cases("is_local_id", "task_id", [("str", lambda: jo.is_local_id("7"))]),
+    *_cases("batch_plan", "n_rows", [("0", lambda: jo.batch_plan(0, 0, 0, (2, 3)))]),
+    *_cases(
+        "batch_plan",
+        "shape",
+        [
+            ("a list", lambda: jo.batch_plan(0, 0, 5, [2, 3])),
+            ("zero size", lambda: jo.batch_plan(0, 0, 5, (2, 0))),
+        ],
+    ),
+    *_cases("batch_plan", "seed", [("-1", lambda: jo.batch_plan(-1, 0, 5, (2,)))]),
     *_cases(
         "capacity_bucket",
         "n",
