@@ -1,0 +1,24 @@
+"""Performance measurement: rooflines (attainable peaks, program FLOPs/bytes, achieved fraction)."""
+
+from jaxml.perf.roofline import (
+    MachinePeaks,
+    ProgramCost,
+    Roofline,
+    format_roofline,
+    measure_peaks,
+    program_cost,
+    roofline,
+)
+from jaxml.perf.timing import interleaved_times, paired_ratio
+
+__all__ = [
+    "MachinePeaks",
+    "ProgramCost",
+    "Roofline",
+    "format_roofline",
+    "interleaved_times",
+    "measure_peaks",
+    "paired_ratio",
+    "program_cost",
+    "roofline",
+]
