@@ -18,12 +18,14 @@ import importlib.util
 
 import optuna
 
+from jaxml import _validation as chk
 from jaxml.tune.space import grid_values
-from jaxml.tune.spec import TuneSpec
+from jaxml.tune.spec import PROPOSERS, TuneSpec
 
 
 def check_proposer_available(proposer: str) -> None:
     """Raises ImportError (naming the missing package) if ``proposer`` cannot run here."""
+    chk.check_choice(proposer, "proposer", PROPOSERS)
     if proposer == "cmaes" and importlib.util.find_spec("cmaes") is None:
         raise ImportError(
             "proposer 'cmaes' needs the 'cmaes' package (Optuna's CmaEsSampler imports it); "

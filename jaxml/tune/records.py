@@ -73,6 +73,7 @@ def best_so_far(
     count, at the end of their trial. Returns ``(spent [k], best [k])``; ``best`` is
     non-increasing for "minimize".
     """
+    _check_records(records)
     chk.check_choice(x, "x", X_AXES)
     chk.check_choice(direction, "direction", ("minimize", "maximize"))
     chk.check_bool(anytime, "anytime")
@@ -95,7 +96,25 @@ def best_so_far(
     return np.asarray(xs, float), np.asarray(ys, float)
 
 
+def _check_records(records: Any) -> None:
+    if isinstance(records, str | dict) or not isinstance(records, Sequence):
+        raise TypeError(
+            f"records must be a list of trial_records dicts; got {type(records).__name__}"
+        )
+    for r in records:
+        if not isinstance(r, dict) or not {"state", "value", "user_attrs"} <= set(r):
+            raise ValueError("records must be the dicts returned by trial_records")
+
+
 def budget_to_reach(spent: np.ndarray, best: np.ndarray, target: float) -> float:
-    """The first budget at which ``best <= target`` (minimizing); ``inf`` if never."""
+    """The first budget at which ``best <= target`` (minimizing); ``inf`` if never.
+
+    Args:
+        spent, best: ``[k]`` from :func:`best_so_far`.
+        target: the score to reach.
+    """
+    (k,) = chk.check_array(spent, "spent", ndim=1, dtype="numeric")
+    chk.check_array(best, "best", shape=(k,), dtype="numeric")
+    chk.check_scalar(target, "target")
     hit = np.nonzero(np.asarray(best) <= target)[0]
     return float(np.asarray(spent)[hit[0]]) if hit.size else float("inf")

@@ -110,7 +110,13 @@ def check_space(params: Any, name: str = "params") -> tuple[Param, ...]:
     """A non-empty sequence of :class:`Param` (or their dicts) with distinct names."""
     if isinstance(params, str | dict) or not hasattr(params, "__iter__"):
         raise TypeError(f"{name} must be a sequence of Param; got {type(params).__name__}")
-    out = tuple(p if isinstance(p, Param) else param_from_dict(p) for p in params)
+    out = []
+    for i, p in enumerate(params):
+        try:
+            out.append(p if isinstance(p, Param) else param_from_dict(p))
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{name}[{i}]: {e}") from None
+    out = tuple(out)
     if not out:
         raise ValueError(f"{name} must hold at least one Param; got an empty space")
     names = [p.name for p in out]
@@ -122,6 +128,7 @@ def check_space(params: Any, name: str = "params") -> tuple[Param, ...]:
 
 def distributions(params: Sequence[Param]) -> dict[str, optuna.distributions.BaseDistribution]:
     """Optuna's distribution for each parameter, by name."""
+    params = check_space(params, "params")
     out = {}
     for p in params:
         if p.kind == "float":
@@ -135,6 +142,8 @@ def distributions(params: Sequence[Param]) -> dict[str, optuna.distributions.Bas
 
 def suggest(trial: optuna.trial.BaseTrial, params: Sequence[Param]) -> dict[str, Any]:
     """The configuration ``{name: value}`` proposed by ``trial``'s sampler."""
+    if not isinstance(trial, optuna.trial.BaseTrial):
+        raise TypeError(f"trial must be an optuna trial; got {type(trial).__name__}")
     return {name: _suggest_one(trial, name, d) for name, d in distributions(params).items()}
 
 
@@ -148,6 +157,7 @@ def _suggest_one(trial, name, dist):
 
 def grid_values(params: Sequence[Param], grid_size: int = 3) -> dict[str, list]:
     """The grid ``GridSampler`` walks: each parameter's ``grid`` or ``grid_size`` spread values."""
+    params = check_space(params, "params")
     grid_size = chk.check_int(grid_size, "grid_size", minimum=1)
     out = {}
     for p in params:

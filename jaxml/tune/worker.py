@@ -48,6 +48,8 @@ def open_study(spec: TuneSpec) -> optuna.Study:
 
 def budget_counts(study: optuna.Study) -> dict[str, int]:
     """``{"done", "running", "waiting", "failed"}``; ``failed`` excludes trials never run."""
+    if not isinstance(study, optuna.Study):
+        raise TypeError(f"study must be an optuna Study; got {type(study).__name__}")
     trials = study.get_trials(deepcopy=False)
     counts = {"done": 0, "running": 0, "waiting": 0, "failed": 0}
     for t in trials:
