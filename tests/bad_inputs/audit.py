@@ -27,6 +27,7 @@ PACKAGES = (
     "bench",
     "openml",
     "opinions",
+    "tune",
 )
 
 
