@@ -6,7 +6,7 @@ import numpy as np
 
 from jaxml import _validation as v
 from jaxml._validation import PyTree
-from jaxml.compress._base import PruneAux
+from jaxml.compress._base import PruneAux, QuantAux
 
 __all__ = ["density", "masks_of"]
 
@@ -20,7 +20,12 @@ def masks_of(aux) -> PyTree | None:
             m = masks_of(a)
             if m is not None:
                 return m
-    return None
+        return None
+    if aux is None or isinstance(aux, QuantAux):
+        return None
+    raise TypeError(
+        f"aux must be what a jaxml.compress scheme's compress returned; got {aux!r:.80}"
+    )
 
 
 def density(params: PyTree, masks: PyTree | None = None) -> jax.Array:
@@ -44,7 +49,7 @@ def density(params: PyTree, masks: PyTree | None = None) -> jax.Array:
     if masks is not None and not jax.tree.leaves(masks) and not isinstance(masks, PruneAux):
         raise ValueError("masks must be a pytree of bool arrays shaped like params; got no leaf")
     if masks is not None and not hasattr(masks, "shape"):
-        found = masks_of(masks)
+        found = masks_of(masks) if isinstance(masks, tuple) else None
         if found is not None:
             masks = found
         elif isinstance(masks, tuple) and not hasattr(masks, "_fields"):

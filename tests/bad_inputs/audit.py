@@ -28,6 +28,7 @@ PACKAGES = (
     "openml",
     "opinions",
     "tune",
+    "compress",
 )
 
 
