@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from experiments.compress._common import make_runner, train_dense
+from experiments.compress._common import cached, make_runner, train_dense
 from experiments.harness import Summary, experiment_main, judge, time_calls, write_outputs
 from experiments.harness.config import require_at_least
 from experiments.harness.plotting import plt, save_figure
@@ -152,31 +152,45 @@ def run(config: Config, workdir: Path) -> dict:
         xb = jnp.concatenate([t.x_test] * reps)[: config.timing_batch]
         rows = {}
         for label, scheme in tqdm(schemes(name, config).items(), desc=f"{name}: schemes"):
-            stored, aux, p = make_runner(config, t, lambda _, s=scheme: s, "lc")(0.0)
-            path = workdir / "models" / f"{name}_{label.replace(' ', '_').replace('%', '')}.npz"
-            rep = save_compressed(path, stored, aux)
-            loaded = load_compressed(path)
-            same = bool(np.array_equal(t.model.apply(loaded, t.x_test), t.model.apply(p, t.x_test)))
-            row = {
-                "test_accuracy": t.eval_test(p),
-                "accuracy_drop": dense_acc - t.eval_test(p),
-                "file_bytes": rep.file_bytes,
-                "dense_file_bytes": dense_file.file_bytes,
-                "bytes_reduction": dense_file.file_bytes / rep.file_bytes,
-                "loads_identical": same,
-                "throughput_gain": None,
-            }
-            if isinstance(scheme, NeuronPrune):
-                small = shrink_mlp(p)
-                fast = _throughput(small.apply, small.params, xb, config.timing_calls)
-                slow = _throughput(t.model.apply, p, xb, config.timing_calls)
-                logits = small.apply(small.params, t.x_test)
-                row.update(
-                    throughput_gain=fast / slow,
-                    hidden=list(small.hidden),
-                    shrunk_test_accuracy=float(np.mean(np.argmax(logits, -1) == t.y_test)),
+
+            def compute(
+                label=label,
+                scheme=scheme,
+                t=t,
+                xb=xb,
+                dense_acc=dense_acc,
+                dense_file=dense_file,
+                name=name,
+            ):
+                stored, aux, p = make_runner(config, t, lambda _, s=scheme: s, "lc")(0.0)
+                path = workdir / "models" / f"{name}_{label.replace(' ', '_').replace('%', '')}.npz"
+                rep = save_compressed(path, stored, aux)
+                loaded = load_compressed(path)
+                same = bool(
+                    np.array_equal(t.model.apply(loaded, t.x_test), t.model.apply(p, t.x_test))
                 )
-            rows[label] = row
+                row = {
+                    "test_accuracy": t.eval_test(p),
+                    "accuracy_drop": dense_acc - t.eval_test(p),
+                    "file_bytes": rep.file_bytes,
+                    "dense_file_bytes": dense_file.file_bytes,
+                    "bytes_reduction": dense_file.file_bytes / rep.file_bytes,
+                    "loads_identical": same,
+                    "throughput_gain": None,
+                }
+                if isinstance(scheme, NeuronPrune):
+                    small = shrink_mlp(p)
+                    fast = _throughput(small.apply, small.params, xb, config.timing_calls)
+                    slow = _throughput(t.model.apply, p, xb, config.timing_calls)
+                    logits = small.apply(small.params, t.x_test)
+                    row.update(
+                        throughput_gain=fast / slow,
+                        hidden=list(small.hidden),
+                        shrunk_test_accuracy=float(np.mean(np.argmax(logits, -1) == t.y_test)),
+                    )
+                return row
+
+            rows[label] = cached(workdir, config, f"{name}_{label}", compute)
         table[name] = {
             "dense_test_accuracy": dense_acc,
             "dense_file_bytes": dense_file.file_bytes,
