@@ -15,10 +15,18 @@ In one process:
     by ``jaxml.hyperbolic.reconstruction_metrics``), for jaxml at lr 0.3 on its batch-mean loss
     and at lr 3.0 (the same per-relation step size as a batch-sum update).
 
+(c) rooflines (jaxml.perf): the matmul FLOP/s and copy bandwidth measured in this process; the
+    Sinkhorn step's FLOPs and bytes from XLA's cost analysis with ott's outer ``while`` loop
+    multiplied by its trip count (``iterations / inner_iterations``, exact at a fixed iteration
+    count) and, analytically, ``4 n^2`` FLOPs per kernel-mode iteration (two matrix-vector
+    products); the embedding epoch's from XLA with its scan body times the number of batches.
+    A plain NumPy float32 Sinkhorn loop (kernel mode, same iterations) is the machine reference.
+
     python -m experiments.benchmarks.hyperbolic_speed                # quick
     python -m experiments.benchmarks.hyperbolic_speed --scale tiny   # seconds
 
-Needs ``pip install -r requirements-bench.txt`` (POT, gensim). Writes
+POT and gensim come from ``pip install -r requirements-bench.txt``; without them their columns
+are skipped (reported as missing). Writes
 results/benchmarks/hyperbolic_speed.json. Ratios are measured side by side in this process;
 absolute times depend on the (shared, noisy) machine: see ../shared/ANCHORS.md.
 """
@@ -40,11 +48,15 @@ from ott.solvers.linear import sinkhorn
 from experiments.harness import device_info, parse_config, write_json_atomic
 from jaxml.hyperbolic import (
     PoincareCost,
+    make_poincare_trainer,
     reconstruction_metrics,
     train_poincare_embeddings,
     wordnet_hierarchy,
 )
 from jaxml.hyperbolic import poincare as P
+from jaxml.perf import ProgramCost, format_roofline, measure_peaks, program_cost, roofline
+
+INNER_ITERATIONS = 10  # ott's Sinkhorn default: the error is checked every 10 iterations
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +68,7 @@ class Config:
     sinkhorn_iterations: int = 500
     restarts: int = 8
     repeats: int = 5
+    matmul_n: int = 2048
     embed_dim: int = 5
     embed_epochs: int = 30
     embed_negatives: int = 10
@@ -74,6 +87,7 @@ class Config:
             "embed_epochs": 2,
             "sinkhorn_iterations": 20,
             "root": "monkey.n.01",
+            "matmul_n": 256,
         },
     }
 
@@ -129,6 +143,7 @@ def _jax_step(w, x, y, eps_scale, num_iterations, lse_mode):
     geom = geometry.Geometry(cost_matrix=cost, epsilon=eps_scale, relative_epsilon="std")
     solver = sinkhorn.Sinkhorn(
         lse_mode=lse_mode,
+        inner_iterations=INNER_ITERATIONS,
         threshold=-1.0,
         min_iterations=num_iterations,
         max_iterations=num_iterations,
@@ -139,7 +154,38 @@ def _jax_step(w, x, y, eps_scale, num_iterations, lse_mode):
     return u @ vt, plan
 
 
-def bench_alignment(config: Config) -> dict:
+def _numpy_sinkhorn(cost, eps_scale, num_iterations):
+    """The plain NumPy float32 kernel-mode loop (the machine reference), same iterations."""
+    cost = cost.astype(np.float32)
+    kernel = np.exp(-cost / np.float32(eps_scale * cost.std()))
+    a = np.full(cost.shape[0], 1.0 / cost.shape[0], np.float32)
+    b = np.full(cost.shape[1], 1.0 / cost.shape[1], np.float32)
+    v = np.ones_like(b)
+    for _ in range(num_iterations):
+        u = a / (kernel @ v)
+        v = b / (kernel.T @ u)
+    return u[:, None] * kernel * v[None, :]
+
+
+def _analytic_cost(config: Config) -> ProgramCost:
+    """Kernel-mode Sinkhorn: per iteration two float32 n x n matrix-vector products, 4 n^2
+    FLOPs, reading the kernel twice (8 n^2 bytes); cost matrix and SVD left out (< 1%)."""
+    its, n = config.sinkhorn_iterations, config.num_points
+    flops = 4.0 * its * n * n
+    return ProgramCost(
+        flops, 8.0 * its * n * n, 0.0, 0.0, flops, (("analytic", its),), 0, "analytic"
+    )
+
+
+def _have(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+def bench_alignment(config: Config, peaks) -> dict:
     """One alignment step at a fixed number of Sinkhorn iterations (no early stop on either
     side, so both do the same work): time per step and per restart."""
     x = _points(0, config.num_points, config.dim)
@@ -157,10 +203,19 @@ def bench_alignment(config: Config) -> dict:
         "restarts": config.restarts,
         "sinkhorn_iterations": its,
     }
-    _, plan_p = _pot_step(ws[0].astype(np.float64), x64, y64, config.eps_scale, its)  # warm-up
-    t_pot = _median_time(
-        lambda: _pot_step(ws[0].astype(np.float64), x64, y64, config.eps_scale, its), config.repeats
-    )
+    cost_np = _np_poincare_cost(x64 @ ws[0].T.astype(np.float64), y64)
+    plan_np = _numpy_sinkhorn(cost_np, config.eps_scale, its)
+    t_np = _median_time(lambda: _numpy_sinkhorn(cost_np, config.eps_scale, its), config.repeats)
+    out["numpy_float32_loop_seconds"] = t_np
+    if _have("ot"):
+        _, plan_p = _pot_step(ws[0].astype(np.float64), x64, y64, config.eps_scale, its)
+        t_pot = _median_time(
+            lambda: _pot_step(ws[0].astype(np.float64), x64, y64, config.eps_scale, its),
+            config.repeats,
+        )
+    else:  # no POT: the NumPy loop stands in as the reference plan and time
+        plan_p, t_pot = plan_np.astype(np.float64), float("nan")
+        out["pot_missing"] = "POT not installed (pip install -r requirements-bench.txt)"
     out["pot_seconds"] = t_pot
     out["pot_restarts_sequential_seconds"] = t_pot * config.restarts
     for mode, lse in (("kernel", False), ("lse", True)):
@@ -178,6 +233,14 @@ def bench_alignment(config: Config) -> dict:
             lambda b=batched: jax.block_until_ready(b(wj, xj, yj)), max(1, config.repeats // 2)
         )
         _, plan_j = single(wj[0], xj, yj)
+        cost = program_cost(single, wj[0], xj, yj, while_trip_count=its // INNER_ITERATIONS)
+        rl, rl_a = roofline(cost, t1, peaks), roofline(_analytic_cost(config), t1, peaks)
+        print("  " + format_roofline(f"sinkhorn {mode} (XLA count)", rl), flush=True)
+        print("  " + format_roofline(f"sinkhorn {mode} (analytic matvecs)", rl_a), flush=True)
+        out[f"jax_{mode}_roofline"] = rl.as_dict()
+        out[f"jax_{mode}_roofline_analytic"] = rl_a.as_dict()
+        out[f"jax_{mode}_flops"] = cost.flops
+        out[f"jax_{mode}_over_numpy_loop"] = t1 / t_np
         out[f"jax_{mode}_seconds"] = t1
         out[f"jax_{mode}_restarts_vmap_seconds"] = tb
         out[f"speedup_{mode}_single"] = t_pot / t1
@@ -186,6 +249,9 @@ def bench_alignment(config: Config) -> dict:
             np.max(np.abs(np.asarray(plan_j, np.float64) - plan_p))
         )
     out["plan_max"] = float(plan_p.max())
+    t_np_rl = roofline(_analytic_cost(config), t_np, peaks)
+    out["numpy_loop_roofline_analytic"] = t_np_rl.as_dict()
+    print("  " + format_roofline("numpy float32 loop (analytic matvecs)", t_np_rl), flush=True)
     t_cost_np = _median_time(lambda: _np_poincare_cost(x64, y64), config.repeats)
     cost_j = jax.jit(lambda a, b: PoincareCost().all_pairs(a, b))
     jax.block_until_ready(cost_j(xj, yj))
@@ -199,10 +265,9 @@ def bench_alignment(config: Config) -> dict:
 # --- (b) embedding training ---------------------------------------------------------------
 
 
-def bench_embeddings(config: Config) -> dict:
+def _gensim(config: Config, h) -> dict:
     from gensim.models.poincare import PoincareModel
 
-    h = wordnet_hierarchy(config.root)
     relations = [(h.names[a], h.names[b]) for a, b in h.edges]
     t0 = time.perf_counter()
     model = PoincareModel(
@@ -216,40 +281,54 @@ def bench_embeddings(config: Config) -> dict:
     t_gensim = time.perf_counter() - t0
     gensim_emb = np.stack([model.kv[name] for name in h.names]).astype(np.float64)
     gensim_emb = np.asarray(P.project(gensim_emb, 1e-7))
-    epochs_gensim = config.embed_epochs + config.embed_burn_in  # gensim adds its burn-in
     rec_g = reconstruction_metrics(gensim_emb.astype(np.float32), h.edges)
-
-    rate_g = len(relations) * epochs_gensim / t_gensim
-    out = {
-        "root": config.root,
-        "relations": len(relations),
-        "epochs": epochs_gensim,
-        "gensim_relations_per_second": rate_g,
+    epochs = config.embed_epochs + config.embed_burn_in  # gensim adds its burn-in
+    return {
+        "gensim_relations_per_second": len(relations) * epochs / t_gensim,
         "gensim_map": float(rec_g.map),
         "gensim_mean_rank": float(rec_g.mean_rank),
         "gensim_seconds": t_gensim,
-        "jax": {},
     }
+
+
+def bench_embeddings(config: Config, peaks) -> dict:
+    h = wordnet_hierarchy(config.root)
+    epochs = config.embed_epochs + config.embed_burn_in
+    out = {"root": config.root, "relations": len(h.edges), "epochs": epochs, "jax": {}}
+    if _have("gensim"):
+        out.update(_gensim(config, h))
+    else:
+        out["gensim_missing"] = "gensim not installed (pip install -r requirements-bench.txt)"
+        out["gensim_relations_per_second"] = float("nan")
+    rate_g = out["gensim_relations_per_second"]
     for lr in config.embed_lrs:
+        kwargs = dict(
+            num_negatives=config.embed_negatives,
+            burn_in_epochs=config.embed_burn_in,
+            batch_size=10,
+            learning_rate=lr,
+        )
         res = train_poincare_embeddings(
             h.edges,
             h.num_nodes,
             config.embed_dim,
             jax.random.key(0),
-            num_epochs=epochs_gensim,
-            num_negatives=config.embed_negatives,
-            burn_in_epochs=config.embed_burn_in,
-            batch_size=10,
-            learning_rate=lr,
+            num_epochs=epochs,
             return_info=True,
+            **kwargs,
         )
         rec_j = reconstruction_metrics(res.embeddings, h.edges)
+        init, epoch = make_poincare_trainer(h.edges, h.num_nodes, config.embed_dim, **kwargs)
+        cost = program_cost(epoch, init(jax.random.key(0)), jax.random.key(1))
+        rl = roofline(cost, len(h.edges) / res.relations_per_second, peaks)
+        print("  " + format_roofline(f"embedding epoch, lr {lr:g}", rl), flush=True)
         out["jax"][f"lr={lr:g}"] = {
             "relations_per_second": res.relations_per_second,
             "speedup": res.relations_per_second / rate_g,
             "map": float(rec_j.map),
             "mean_rank": float(rec_j.mean_rank),
             "seconds": res.train_seconds,
+            "epoch_roofline": rl.as_dict(),
         }
     return out
 
@@ -258,7 +337,14 @@ def main(argv=None) -> dict:
     config, _ = parse_config(Config, argv, description=__doc__.splitlines()[0])
     out = {"config": dataclasses.asdict(config), "device": device_info()}
     print(f"[hyperbolic_speed] {config}", flush=True)
-    out["alignment_step"] = a = bench_alignment(config)
+    peaks = measure_peaks(matmul_n=config.matmul_n, copy_mib=64 if config.scale == "tiny" else 256)
+    out["peaks"] = peaks._asdict()
+    print(
+        f"machine: matmul {peaks.matmul_flops_per_s / 1e9:.1f} GFLOP/s, copy "
+        f"{peaks.copy_bytes_per_s / 1e9:.2f} GB/s (measured in this process)",
+        flush=True,
+    )
+    out["alignment_step"] = a = bench_alignment(config, peaks)
     print(
         f"(a) alignment step, {a['num_points']} x {a['num_points']}, d = {a['dim']}, "
         f"{a['sinkhorn_iterations']} Sinkhorn iterations: POT {a['pot_seconds']:.3f} s; "
@@ -272,7 +358,12 @@ def main(argv=None) -> dict:
         f"(max entry {a['plan_max']:.1e})",
         flush=True,
     )
-    out["embedding_training"] = b = bench_embeddings(config)
+    print(
+        f"    NumPy float32 loop {a['numpy_float32_loop_seconds']:.3f} s; jaxml kernel / NumPy "
+        f"x{a['jax_kernel_over_numpy_loop']:.2f}, lse / NumPy x{a['jax_lse_over_numpy_loop']:.2f}",
+        flush=True,
+    )
+    out["embedding_training"] = b = bench_embeddings(config, peaks)
     jax_rows = "; ".join(
         f"{k}: {v['relations_per_second']:,.0f} rel/s (x{v['speedup']:.1f}), MAP {v['map']:.3f},"
         f" rank {v['mean_rank']:.2f}"
@@ -280,8 +371,9 @@ def main(argv=None) -> dict:
     )
     print(
         f"(b) embeddings, {b['relations']} relations x {b['epochs']} epochs: gensim "
-        f"{b['gensim_relations_per_second']:,.0f} rel/s, MAP {b['gensim_map']:.3f}, rank "
-        f"{b['gensim_mean_rank']:.2f}; jaxml {jax_rows}",
+        f"{b['gensim_relations_per_second']:,.0f} rel/s, MAP "
+        f"{b.get('gensim_map', float('nan')):.3f}, rank "
+        f"{b.get('gensim_mean_rank', float('nan')):.2f}; jaxml {jax_rows}",
         flush=True,
     )
     write_json_atomic(Path(config.out), out)

@@ -6,10 +6,19 @@ decay per weight, T = 10 inner SGD steps of batch 128 at lr 0.1, a 400-example v
 
 - time and XLA peak-memory estimate of one bilevel update (T inner steps + a 5-term Neumann
   hyperstep; also the CG variant) divided by those of T plain steps of the same inner loss;
-- the unrolled-differentiation baseline (K inner steps differentiated through) for growing K.
+- the unrolled-differentiation baseline (K inner steps differentiated through) for growing K;
+- the three ways of forming Hessian-vector products (``hvp_mode``: linearize once, a JVP of the
+  gradient per product, reverse over reverse) and the same bilevel update on a hand-written
+  plain-function MLP loss (no flax), so the flax-model path can be compared with it;
+- a roofline for every program (jaxml.perf): the matmul FLOP/s and copy bandwidth measured in
+  this process, each program's FLOPs and bytes from XLA's cost analysis with scan bodies
+  multiplied by their trip counts, the achieved fraction of peak and the bound.
+
+All programs are timed interleaved (one call chain of each per round, median over rounds).
 
     python -m experiments.benchmarks.ift_cost                 # H = 256 and 1024
     python -m experiments.benchmarks.ift_cost --hidden 256 --repeats 7
+    python -m experiments.benchmarks.ift_cost --inner_steps 30
 
 Writes results/benchmarks/ift_cost.json. Ratios are measured side by side in this process; the
 absolute times depend on the machine (see ../shared/ANCHORS.md for peers measured on one like it).
@@ -33,9 +42,10 @@ from experiments.harness import (
     write_json_atomic,
 )
 from jaxml.data import load_digits
-from jaxml.implicit import bilevel, chunked_mean, unrolled_hypergradient
+from jaxml.implicit import HVP_MODES, bilevel, chunked_mean, unrolled_hypergradient
 from jaxml.implicit.hparams import init_log_decay, l2_penalty
 from jaxml.models import MLP, cross_entropy
+from jaxml.perf import format_roofline, interleaved_times, measure_peaks, program_cost, roofline
 from jaxml.train import optax_scan
 
 
@@ -50,8 +60,9 @@ class Config:
     num_val: int = 400
     unrolled_k: tuple[int, ...] = (5, 10, 20, 40)
     val_chunk: int = 80  # the "neumann_chunked" variant evaluates the val loss in chunks
-    calls: int = 5
+    calls: int = 3
     repeats: int = 5
+    matmul_n: int = 2048
     out: str = "results/benchmarks/ift_cost.json"
     SCALES: ClassVar[dict] = {
         "full": {"hidden": (256, 1024, 4096), "repeats": 7},
@@ -62,6 +73,7 @@ class Config:
             "repeats": 1,
             "num_val": 40,
             "val_chunk": 20,
+            "matmul_n": 256,
         },
     }
 
@@ -84,55 +96,109 @@ def _setup(config: Config, width: int):
     def val_loss(p, h, xb, yb):
         return cross_entropy(model.apply(p, xb), yb)
 
-    return params, hparams, batches, (xv, yv), train_loss, val_loss
+    # The same network and losses written as plain functions (no flax, no checks): the
+    # "plain-function path" the flax-model path is compared with.
+    def apply_fn(p, xb):
+        layers = p["params"]
+        for name in ("dense_0", "dense_1"):
+            xb = jax.nn.relu(xb @ layers[name]["kernel"] + layers[name]["bias"])
+        return xb @ layers["head"]["kernel"] + layers["head"]["bias"]
+
+    def ce(logits, yb):
+        return jnp.mean(
+            jax.nn.logsumexp(logits, -1) - jnp.take_along_axis(logits, yb[:, None], 1)[:, 0]
+        )
+
+    def train_fn(p, h, xb, yb):
+        pairs = zip(jax.tree.leaves(p), jax.tree.leaves(h), strict=True)
+        decay = sum(jnp.sum(jnp.exp(d) * w * w) for w, d in pairs)
+        return ce(apply_fn(p, xb), yb) + 0.5 * decay
+
+    def val_fn(p, h, xb, yb):
+        return ce(apply_fn(p, xb), yb)
+
+    losses = {"flax": (train_loss, val_loss), "plain_fn": (train_fn, val_fn)}
+    return params, hparams, batches, (xv, yv), losses
 
 
-def measure(config: Config, width: int) -> dict:
-    params, hparams, batches, val, train_loss, val_loss = _setup(config, width)
+def measure(config: Config, width: int, peaks) -> dict:
+    params, hparams, batches, val, losses = _setup(config, width)
     inner = optax.sgd(config.lr)
-
-    # Plain training: the same T inner steps (same loss, decays fixed, the same
-    # jaxml.train.optax_scan loop bilevel runs), no hyperstep.
-    def plain(state):
-        loss = lambda q, *batch: train_loss(q, hparams, *batch)
-        res = optax_scan(loss, inner, *state, batches=batches)
-        return res.params, res.opt_state
-
-    plain_jit = jax.jit(plain, donate_argnums=0)
     fresh = lambda: jax.tree.map(jnp.copy, (params, inner.init(params)))  # noqa: E731
     row = {"width": width, "num_params": int(sum(a.size for a in jax.tree.leaves(params)))}
-    t_plain = time_calls(plain_jit, fresh(), calls=config.calls, repeats=config.repeats)
-    m_plain = compiled_memory_bytes(plain_jit, fresh())
-    row["plain_T_steps_ms"] = 1e3 * t_plain["seconds_per_call"]
-    row["plain_memory"] = m_plain
 
-    variants = {
-        "neumann": ("neumann", val_loss),
-        "cg": ("cg", val_loss),
-        "neumann_chunked": ("neumann", chunked_mean(val_loss, config.val_chunk)),
-    }
-    for method, (solver, vloss) in variants.items():
+    # Plain training: the same T inner steps (same loss, decays fixed, the same
+    # jaxml.train.optax_scan loop bilevel runs), no hyperstep; flax and plain-function losses.
+    def make_plain(train_loss):
+        def plain(state):
+            loss = lambda q, *batch: train_loss(q, hparams, *batch)  # noqa: E731
+            res = optax_scan(loss, inner, *state, batches=batches)
+            return res.params, res.opt_state
+
+        return jax.jit(plain, donate_argnums=0)
+
+    programs, args = {}, {}
+    for path, (tl, _) in losses.items():
+        name = "plain" if path == "flax" else f"plain_{path}"
+        programs[name] = (make_plain(tl), fresh())
+        args[name] = fresh()
+
+    # (name, loss path, solver, hvp mode, chunked validation loss)
+    variants = [(f"neumann_{m}", "flax", "neumann", m, False) for m in HVP_MODES]
+    variants += [
+        ("neumann_plain_fn", "plain_fn", "neumann", "linearize", False),
+        ("cg", "flax", "cg", "linearize", False),
+        ("neumann_chunked", "flax", "neumann", "linearize", True),
+    ]
+    for name, path, solver, mode, chunked in variants:
+        tl, vl = losses[path]
         opt = bilevel(
-            train_loss,
-            vloss,
+            tl,
+            chunked_mean(vl, config.val_chunk) if chunked else vl,
             inner,
             optax.adam(1e-2),
             method=solver,
             num_terms=config.num_terms,
             alpha=config.lr,
+            hvp_mode=mode,
         )
         upd = jax.jit(lambda s, o=opt: o.update(s, batches, val)[0], donate_argnums=0)
-        state = opt.init(params, hparams)
-        t = time_calls(upd, state, calls=config.calls, repeats=config.repeats)
-        mem = compiled_memory_bytes(upd, opt.init(params, hparams))
-        row[f"bilevel_{method}_ms"] = 1e3 * t["seconds_per_call"]
-        row[f"bilevel_{method}_time_ratio"] = row[f"bilevel_{method}_ms"] / row["plain_T_steps_ms"]
-        row[f"bilevel_{method}_memory"] = mem
-        if mem and m_plain:
-            row[f"bilevel_{method}_peak_ratio"] = (
-                mem["peak_estimate_bytes"] / m_plain["peak_estimate_bytes"]
-            )
-            row[f"bilevel_{method}_temp_ratio"] = mem["temp_bytes"] / max(m_plain["temp_bytes"], 1)
+        programs[f"bilevel_{name}"] = (upd, opt.init(params, hparams))
+        args[f"bilevel_{name}"] = opt.init(params, hparams)
+
+    times = interleaved_times(programs, calls=config.calls, repeats=config.repeats)
+    for name, (fn, _) in programs.items():
+        t = times[name]["seconds_per_call"]
+        cost = program_cost(fn, args[name])
+        rl = roofline(cost, t, peaks)
+        mem = compiled_memory_bytes(fn, args[name])
+        row[name] = {
+            "ms": 1e3 * t,
+            "min_ms": 1e3 * times[name]["min_seconds_per_call"],
+            "flops": cost.flops,
+            "bytes": cost.bytes_accessed,
+            "matmul_flops_analytic": cost.matmul_flops,
+            "xla_flops_once": cost.xla_flops_once,
+            "roofline": rl.as_dict(),
+            "memory": mem,
+        }
+        print("  " + format_roofline(f"H={width} {name}", rl), flush=True)
+    base = {"plain": row["plain"], "plain_fn": row["plain_plain_fn"]}
+    for name in programs:
+        if name.startswith("bilevel_"):
+            ref = base["plain_fn" if name.endswith("plain_fn") else "plain"]
+            row[name]["time_ratio"] = row[name]["ms"] / ref["ms"]
+            m, mp = row[name]["memory"], ref["memory"]
+            if m and mp:
+                row[name]["peak_ratio"] = m["peak_estimate_bytes"] / mp["peak_estimate_bytes"]
+                row[name]["temp_ratio"] = m["temp_bytes"] / max(mp["temp_bytes"], 1)
+    row["plain_T_steps_ms"] = row["plain"]["ms"]
+    modes = {m: row[f"bilevel_neumann_{m}"]["ms"] for m in HVP_MODES}
+    row["fastest_hvp_mode"] = min(modes, key=modes.get)
+    row["flax_over_plain_fn_update"] = (
+        row["bilevel_neumann_linearize"]["ms"] / row["bilevel_neumann_plain_fn"]["ms"]
+    )
+    train_loss, val_loss = losses["flax"]
 
     unrolled = []
     for k in config.unrolled_k:
@@ -170,26 +236,43 @@ def measure(config: Config, width: int) -> dict:
 
 def main(argv=None) -> dict:
     config, _ = parse_config(Config, argv, description=__doc__.splitlines()[0])
+    peaks = measure_peaks(matmul_n=config.matmul_n, copy_mib=64 if config.scale == "tiny" else 256)
+    print(
+        f"machine: matmul {peaks.matmul_flops_per_s / 1e9:.1f} GFLOP/s (n = {peaks.matmul_n}), "
+        f"copy {peaks.copy_bytes_per_s / 1e9:.2f} GB/s, measured in this process",
+        flush=True,
+    )
     rows = []
     for width in config.hidden:
         print(f"measuring H = {width} ...", flush=True)
-        rows.append(measure(config, width))
+        rows.append(measure(config, width, peaks))
     print(
-        f"\n{'H':>6} {'params':>9} {'variant':>16} {'T plain ms':>11} {'update ms':>10} "
-        f"{'time ratio':>10} {'peak mem ratio':>15} {'temp mem ratio':>15}"
+        f"\n{'H':>6} {'params':>9} {'variant':>26} {'ms':>9} {'time ratio':>10} "
+        f"{'peak mem ratio':>14} {'% matmul peak':>13} {'bound':>8}"
     )
     for r in rows:
-        for v in ("neumann", "cg", "neumann_chunked"):
+        for name, v in r.items():
+            if not name.startswith("bilevel_"):
+                continue
             print(
-                f"{r['width']:>6} {r['num_params']:>9,} {v:>16} {r['plain_T_steps_ms']:>11.2f} "
-                f"{r[f'bilevel_{v}_ms']:>10.2f} {r[f'bilevel_{v}_time_ratio']:>10.2f} "
-                f"{r.get(f'bilevel_{v}_peak_ratio', float('nan')):>15.2f} "
-                f"{r.get(f'bilevel_{v}_temp_ratio', float('nan')):>15.2f}"
+                f"{r['width']:>6} {r['num_params']:>9,} {name[8:]:>26} {v['ms']:>9.2f} "
+                f"{v['time_ratio']:>10.2f} {v.get('peak_ratio', float('nan')):>14.2f} "
+                f"{100 * v['roofline']['flop_fraction']:>13.1f} {v['roofline']['bound']:>8}"
             )
+        print(
+            f"        plain T steps {r['plain_T_steps_ms']:.2f} ms; fastest HVP mode "
+            f"{r['fastest_hvp_mode']}; flax / plain-function update "
+            f"{r['flax_over_plain_fn_update']:.2f}"
+        )
         for u in r["unrolled"]:
             temp = u["temp_bytes"] / 2**20 if u["temp_bytes"] is not None else float("nan")
             print(f"        unrolled K={u['K']:>3}: {u['ms']:8.2f} ms, temp memory {temp:8.2f} MiB")
-    out = {"config": dataclasses.asdict(config), "device": device_info(), "rows": rows}
+    out = {
+        "config": dataclasses.asdict(config),
+        "device": device_info(),
+        "peaks": peaks._asdict(),
+        "rows": rows,
+    }
     write_json_atomic(Path(config.out), out)
     print(f"\nwrote {config.out}")
     return out

@@ -15,7 +15,13 @@ from jaxml.implicit.bilevel import Bilevel, BilevelState, bilevel
 from jaxml.implicit.chunked import chunked_mean
 from jaxml.implicit.distill import SeededDistillation, distill_seeds
 from jaxml.implicit.fresh import fresh_accuracy, fresh_trainer
-from jaxml.implicit.hypergradient import MAX_EXACT_PARAMS, METHODS, HypergradInfo, hypergradient
+from jaxml.implicit.hypergradient import (
+    HVP_MODES,
+    MAX_EXACT_PARAMS,
+    METHODS,
+    HypergradInfo,
+    hypergradient,
+)
 from jaxml.implicit.inner_solve import lbfgs_minimize
 from jaxml.implicit.inverse_hvp import (
     InverseHVPInfo,
@@ -31,6 +37,7 @@ from jaxml.implicit.unrolled import unrolled_hypergradient
 
 __all__ = [
     "AugmentationArms",
+    "HVP_MODES",
     "MAX_EXACT_PARAMS",
     "METHODS",
     "Bilevel",

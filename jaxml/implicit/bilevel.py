@@ -18,7 +18,7 @@ import optax
 
 from jaxml import _validation as chk
 from jaxml._validation import PyTree
-from jaxml.implicit.hypergradient import METHODS, hypergradient
+from jaxml.implicit.hypergradient import HVP_MODES, METHODS, hypergradient
 from jaxml.implicit.inverse_hvp import check_alpha, check_terms, tree_norm
 from jaxml.train import optax_scan
 
@@ -60,6 +60,7 @@ def bilevel(
     method: str = "neumann",
     num_terms: int = 5,
     alpha: float | None = None,
+    hvp_mode: str = "linearize",
 ) -> Bilevel:
     """Builds the bilevel optimizer.
 
@@ -70,6 +71,8 @@ def bilevel(
         outer_optimizer: optax transformation for ``hparams`` (Lorraine et al. use Adam/RMSprop).
         method, num_terms: as in :func:`jaxml.implicit.hypergradient`.
         alpha: the Neumann step; pass the inner learning rate (Lorraine et al.'s choice).
+        hvp_mode: how Hessian-vector products are formed, one of
+            :data:`jaxml.implicit.hypergradient.HVP_MODES` (see :func:`hypergradient`).
 
     ``update`` refuses NaN/inf in concrete batches, ``val_args`` or state (ValueError); jitted, it
     passes them through and a non-finite hypergradient is skipped (``info["skipped"]``).
@@ -84,6 +87,7 @@ def bilevel(
     chk.check_optimizer(inner_optimizer, "inner_optimizer")
     chk.check_optimizer(outer_optimizer, "outer_optimizer")
     chk.check_choice(method, "method", METHODS)
+    chk.check_choice(hvp_mode, "hvp_mode", HVP_MODES)
     num_terms = check_terms(num_terms)
     if method == "neumann" or (method == "identity" and alpha is not None):
         check_alpha(alpha)
@@ -148,6 +152,7 @@ def bilevel(
             train_args=last,
             val_args=val_args,
             return_info=True,
+            hvp_mode=hvp_mode,
         )
         ok = ~info.diverged
         safe_hg = jax.tree.map(lambda g: jnp.where(ok, g, 0.0), hg)

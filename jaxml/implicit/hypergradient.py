@@ -31,6 +31,13 @@ from jaxml.implicit.inverse_hvp import (
 )
 
 METHODS = ("neumann", "cg", "identity", "exact")
+#: How ``H v`` is computed: ``"linearize"`` (linearize the training gradient once, then one JVP
+#: per product: the forward and backward pass are stored, not recomputed), ``"fwd_rev"`` (a JVP of
+#: the gradient per product: recomputes the forward/backward each time, stores nothing) or
+#: ``"rev_rev"`` (the gradient of ``<grad, v>``: reverse over reverse). All three give the same
+#: products up to float rounding; which is fastest is measured by
+#: ``python -m experiments.benchmarks.ift_cost`` (docs/performance.md).
+HVP_MODES = ("linearize", "fwd_rev", "rev_rev")
 #: ``method="exact"`` materializes the ``[P, P]`` Hessian; it refuses above this many parameters.
 MAX_EXACT_PARAMS = 4096
 
@@ -82,6 +89,24 @@ def _exact_inverse_hvp(grad_w: Callable, params: PyTree, v: PyTree) -> PyTree:
     return unravel(jnp.linalg.solve(0.5 * (hess + hess.T), vflat))
 
 
+def _hvp(grad_w: Callable, params: PyTree, mode: str) -> Callable[[PyTree], PyTree]:
+    """``v -> H v`` with ``H`` the Jacobian of ``grad_w`` at ``params``, formed as ``mode`` says."""
+    if mode == "linearize":
+        # Linearize the training gradient once; every HVP is then one forward (JVP) pass.
+        return jax.linearize(grad_w, params)[1]
+    if mode == "fwd_rev":
+        return lambda v: jax.jvp(grad_w, (params,), (v,))[1]
+
+    def rev_rev(v):
+        inner = lambda p: sum(  # noqa: E731
+            jnp.vdot(g, x)
+            for g, x in zip(jax.tree.leaves(grad_w(p)), jax.tree.leaves(v), strict=True)
+        )
+        return jax.grad(inner)(params)
+
+    return rev_rev
+
+
 def hypergradient(
     train_loss: Callable[..., jax.Array],
     val_loss: Callable[..., jax.Array],
@@ -94,6 +119,7 @@ def hypergradient(
     train_args: tuple = (),
     val_args: tuple = (),
     return_info: bool = False,
+    hvp_mode: str = "linearize",
 ) -> PyTree | tuple[PyTree, HypergradInfo]:
     """The IFT hypergradient ``dL_V/dhparams`` at ``params`` (Lorraine et al., Algorithm 2).
 
@@ -113,6 +139,8 @@ def hypergradient(
         train_args: extra positional arguments of ``train_loss`` (e.g. a mini-batch).
         val_args: extra positional arguments of ``val_loss``.
         return_info: also return :class:`HypergradInfo`.
+        hvp_mode: one of :data:`HVP_MODES`, how the Hessian-vector products of "neumann" and
+            "cg" are formed (same result up to rounding; speed and memory differ).
 
     Returns:
         The hypergradient (pytree like ``hparams``), and the info if requested.
@@ -125,6 +153,7 @@ def hypergradient(
             passes through and ``info.finite`` / ``info.diverged`` report it.
     """
     chk.check_choice(method, "method", METHODS)
+    chk.check_choice(hvp_mode, "hvp_mode", HVP_MODES)
     if method == "neumann" or (method == "identity" and alpha is not None):
         check_alpha(alpha)
     num_terms = check_terms(num_terms)
@@ -145,8 +174,7 @@ def hypergradient(
     elif method == "exact":
         v2 = _exact_inverse_hvp(grad_w, params, v1)
     else:
-        # Linearize the training gradient once; every HVP is then one forward (JVP) pass.
-        _, hvp = jax.linearize(grad_w, params)
+        hvp = _hvp(grad_w, params, hvp_mode)
         if method == "neumann":
             v2, inv_info = neumann_inverse_hvp(hvp, v1, num_terms, alpha, return_info=True)
         else:

@@ -301,3 +301,65 @@ def test_bad_input_names_the_argument():
         )
     with pytest.raises(ValueError, match="num_steps must be an int >= 0"):
         unrolled_hypergradient(_train_loss, _val_loss, w, lam, optax.sgd(0.1), -1, **kw)
+
+
+def test_hvp_modes_agree_on_a_nonlinear_pytree_problem(x64):
+    """linearize / fwd_rev / rev_rev form the same products: equal Neumann hypergradients and
+    equal bilevel updates, to float64 rounding; an unknown mode is refused by name."""
+    from jaxml.implicit import HVP_MODES, bilevel
+
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(30, 4)), rng.normal(size=30)
+    params = {"w": jnp.asarray(rng.normal(size=(4, 3)) * 0.5), "v": jnp.asarray(rng.normal(size=3))}
+    hparams = {"w": jnp.full((4, 3), -2.0), "v": jnp.full((3,), -1.0)}
+
+    def train(p, h, x, y):
+        pred = jnp.tanh(x @ p["w"]) @ p["v"]
+        decay = sum(jnp.sum(jnp.exp(h[k]) * p[k] ** 2) for k in p)
+        return 0.5 * jnp.mean((pred - y) ** 2) + 0.5 * decay
+
+    def val(p, h, x, y):
+        return 0.5 * jnp.mean((jnp.tanh(x @ p["w"]) @ p["v"] - y) ** 2)
+
+    for method in ("neumann",):
+        got = {
+            m: hypergradient(
+                train,
+                val,
+                params,
+                hparams,
+                method=method,
+                num_terms=4,
+                alpha=0.3,
+                train_args=(x, y),
+                val_args=(x[:10], y[:10]),
+                hvp_mode=m,
+            )
+            for m in HVP_MODES
+        }
+        for m in HVP_MODES[1:]:
+            for k in params:
+                np.testing.assert_allclose(got[m][k], got["linearize"][k], rtol=1e-10, atol=1e-14)
+    states = {}
+    for m in HVP_MODES:
+        opt = bilevel(train, val, optax.sgd(0.1), optax.adam(0.1), alpha=0.1, hvp_mode=m)
+        batches = (jnp.asarray(x)[None].repeat(3, 0), jnp.asarray(y)[None].repeat(3, 0))
+        states[m] = jax.jit(opt.update)(opt.init(params, hparams), batches, (x, y))[0]
+    for m in HVP_MODES[1:]:
+        for a, b in zip(
+            jax.tree.leaves(states[m]), jax.tree.leaves(states["linearize"]), strict=True
+        ):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+    with pytest.raises(ValueError, match="hvp_mode"):
+        hypergradient(
+            train,
+            val,
+            params,
+            hparams,
+            alpha=0.1,
+            train_args=(x, y),
+            val_args=(x, y),
+            hvp_mode="hessian",
+        )
+    with pytest.raises(ValueError, match="hvp_mode"):
+        bilevel(train, val, optax.sgd(0.1), optax.adam(0.1), alpha=0.1, hvp_mode="fwd")
