@@ -103,7 +103,7 @@ def run(config: Config, workdir: Path) -> dict:
                 "curves": curves,
                 "states": [r["state"] for r in records],
                 "best_val_loss": best["value"] if best else None,
-                "best_test_accuracy": best["user_attrs"]["test_accuracy"] if best else None,
+                "best_test_accuracy": best["result"]["test_accuracy"] if best else None,
                 "best_params": best["params"] if best else None,
             }
     metrics = {"per_method": per, "seeds": list(config.seeds), "compile_seconds": compile_s}

@@ -89,7 +89,7 @@ def run_study(spec: TuneSpec, *, progress: bool = True) -> dict[str, Any]:
 
     try:
         if spec.n_parallel == 1:
-            run_worker(spec, on_trial=on_trial, study=study)
+            run_worker(spec, on_trial=on_trial if bar is not None else None, study=study)
         else:
             _run_processes(spec, study, on_trial)
     finally:

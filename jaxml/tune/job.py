@@ -6,7 +6,8 @@ proposed values, ``reporter`` a :class:`Reporter` to which the job reports inter
 objective built by :func:`make_objective` stores in the trial (Optuna's database): the config
 (the trial's params), its status (Optuna's trial state RUNNING/COMPLETE/FAIL/PRUNED), the
 intermediate values, the score, and the user attributes ``wall_time_s``, ``train_steps``,
-``worker`` and, for a failed trial, ``fail_reason`` and ``fail_kind``.
+``worker``, ``result`` (the per-report ``trace`` and whatever the job attached with
+:meth:`Reporter.set`) and, for a failed trial, ``fail_reason`` and ``fail_kind``.
 """
 
 from __future__ import annotations
@@ -46,15 +47,18 @@ class Reporter:
     Attributes:
         steps: training steps counted with :meth:`add_steps`.
         values: ``{step: value}`` reported so far.
-        attrs: extra results set with :meth:`set`, stored as user attributes at the end.
-        trace: ``[step, steps spent, seconds spent, value]`` per report (stored as the user
-            attribute ``"trace"``: the anytime curve of the trial).
+        attrs: extra results set with :meth:`set`, stored in the user attribute ``"result"``.
+        trace: ``[step, steps spent, seconds spent, value]`` per report (stored as
+            ``result["trace"]``: the anytime curve of the trial).
     """
 
     def __init__(self, trial: optuna.trial.Trial | None = None):
         if trial is not None and not isinstance(trial, optuna.trial.Trial):
             raise TypeError(f"trial must be an optuna Trial or None; got {type(trial).__name__}")
         self.trial = trial
+        self._may_prune = trial is not None and not isinstance(
+            trial.study.pruner, optuna.pruners.NopPruner
+        )
         self.steps = 0
         self.values: dict[int, float] = {}
         self.attrs: dict[str, Any] = {}
@@ -76,7 +80,8 @@ class Reporter:
         self.trace.append([step, self.steps, time.perf_counter() - self._t0, value])
         if self.trial is not None:
             self.trial.report(value, step)
-            if self.trial.should_prune():
+            # NopPruner never prunes: skip should_prune's database read.
+            if self._may_prune and self.trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at step {step} (value {value:.4g})")
 
     def add_steps(self, n: int) -> None:
@@ -109,11 +114,12 @@ def resolve_job(ref: str | Callable) -> Callable:
 
 
 def _record(trial: optuna.trial.Trial, reporter: Reporter, t0: float, **extra: Any) -> None:
+    # Three writes (each attribute is one database commit): the two budget numbers, and the rest
+    # (the trace and the job's own results) as one JSON object.
     attrs = {
-        **reporter.attrs,
         "wall_time_s": time.perf_counter() - t0,
         "train_steps": reporter.steps,
-        "trace": reporter.trace,
+        "result": {"trace": reporter.trace, **reporter.attrs},
         **extra,
     }
     for key, value in attrs.items():

@@ -20,7 +20,8 @@ X_AXES = ("train_steps", "wall_time_s")
 
 def trial_records(study: optuna.Study) -> list[dict[str, Any]]:
     """One dict per trial, by trial number: ``number, state, params, value, intermediate,
-    wall_time_s, train_steps, fail_kind, fail_reason, retry_of, user_attrs``."""
+    wall_time_s, train_steps, fail_kind, fail_reason, retry_of, trace, result, user_attrs``
+    (``result``: what the job attached, e.g. test accuracy; ``trace``: its reports)."""
     if not isinstance(study, optuna.Study):
         raise TypeError(f"study must be an optuna Study; got {type(study).__name__}")
     out = []
@@ -38,6 +39,8 @@ def trial_records(study: optuna.Study) -> list[dict[str, Any]]:
                 "fail_kind": ua.get("fail_kind"),
                 "fail_reason": ua.get("fail_reason"),
                 "retry_of": t.system_attrs.get("failed_trial"),
+                "trace": (ua.get("result") or {}).get("trace", []),
+                "result": {k: v for k, v in (ua.get("result") or {}).items() if k != "trace"},
                 "user_attrs": ua,
             }
         )
@@ -85,7 +88,7 @@ def best_so_far(
             continue
         points = []
         if anytime:
-            points = [(spent + p[col], p[3]) for p in r["user_attrs"].get("trace") or []]
+            points = [(spent + p[col], p[3]) for p in r.get("trace") or []]
         if r["state"] == "COMPLETE":
             points.append((spent + float(r[x]), r["value"]))
         for at, score in points:
@@ -102,7 +105,7 @@ def _check_records(records: Any) -> None:
             f"records must be a list of trial_records dicts; got {type(records).__name__}"
         )
     for r in records:
-        if not isinstance(r, dict) or not {"state", "value", "user_attrs"} <= set(r):
+        if not isinstance(r, dict) or not {"state", "value"} <= set(r):
             raise ValueError("records must be the dicts returned by trial_records")
 
 

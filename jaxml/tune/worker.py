@@ -110,9 +110,6 @@ def run_worker(
     objective = make_objective(spec, job)
     callbacks = [_retry_failed_jobs(spec)]
     while True:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(study)
         counts = budget_counts(study)
         if counts["done"] >= spec.n_trials:
             return counts
@@ -125,7 +122,12 @@ def run_worker(
         if spec.proposer == "grid" and not busy and study.sampler.is_exhausted(study):
             return counts  # every grid point was tried (some failed for good)
         if counts["done"] + counts["running"] >= spec.n_trials:
-            time.sleep(POLL_S)  # the rest of the budget is running; one may die and need a retry
+            # The rest of the budget is running; one may die and need a retry. (Before each
+            # trial, study.optimize fails stale trials itself.)
+            time.sleep(POLL_S)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(study)
             continue
         study.optimize(
             objective,

@@ -30,7 +30,7 @@ def _file(text, name):
 _BLOCKER = _file("", "a-file")  # a file where a folder should be: unwritable even for root
 _SPEC = _spec()
 _STUDY = optuna.create_study()  # in-memory; never optimized here
-_REC = [{"state": "COMPLETE", "value": 1.0, "train_steps": 1, "user_attrs": {}}]
+_REC = [{"state": "COMPLETE", "value": 1.0, "train_steps": 1}]
 
 
 def _cases(name, arg, items, errors=(ValueError, TypeError)):

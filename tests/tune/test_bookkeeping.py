@@ -7,7 +7,7 @@ import pytest
 
 from jaxml.tune import open_study, run_study, study_summary, trial_records
 
-ATTRS = ("wall_time_s", "train_steps", "worker", "trace")
+ATTRS = ("wall_time_s", "train_steps", "worker", "result")
 
 
 def _by_state(records, state):
@@ -29,7 +29,7 @@ def test_each_proposer_runs_to_its_budget_and_stores_everything(make_spec, propo
         want = sum((v - 0.3) ** 2 for v in r["params"].values())
         first = r["intermediate"][0]
         assert first == pytest.approx(2 * want)  # the toy job's step-0 report: score * (1 + 1)
-        assert r["train_steps"] == len(r["intermediate"]) == len(r["user_attrs"]["trace"])
+        assert r["train_steps"] == len(r["intermediate"]) == len(r["trace"])
         if r["state"] == "COMPLETE":
             assert r["value"] == pytest.approx(want) and r["train_steps"] == 9
     if proposer == "hyperband":

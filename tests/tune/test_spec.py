@@ -112,7 +112,7 @@ def _rec(state, value, steps, trace=()):
         "train_steps": steps,
         "wall_time_s": steps / 10,
         "intermediate": {},
-        "user_attrs": {"trace": [list(t) for t in trace]},
+        "trace": [list(t) for t in trace],
     }
 
 
