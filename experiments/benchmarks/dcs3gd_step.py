@@ -11,7 +11,12 @@ forward/backward shrinks with the batch share, so DC-S3GD's extra elementwise wo
 small per-device batches than it would on real devices.) Then the same global run as
 2 processes x 4 devices (jax.distributed on 127.0.0.1, gloo) reports its step times. The
 achieved FLOP/s is XLA's cost analysis of the step divided by the step time; on a GPU it is also
-given as a fraction of the device's float32 peak.
+given as a fraction of the device's float32 peak (datasheet). A roofline (jaxml.perf) places each
+step under the matmul FLOP/s and copy bandwidth measured in this process: the step's FLOPs and
+bytes come from XLA's cost analysis of the per-device program (the step has no loops, so nothing
+is multiplied by a trip count) times the number of devices; on simulated CPU devices all of them
+share the host's cores, so the host's measured peaks are the roof, on real devices the peaks of
+device 0 times the number of devices.
 
     python -m experiments.benchmarks.dcs3gd_step                      # writes results/benchmarks/
     python -m experiments.benchmarks.dcs3gd_step --global_batches 1024,4096 --repeats 11
@@ -37,9 +42,22 @@ import jax  # noqa: E402
 from experiments.dcs3gd import steptime  # noqa: E402
 from experiments.harness import device_info, write_json_atomic  # noqa: E402
 from jaxml.parallel import DistributedRunError, device_mesh, launch_local  # noqa: E402
+from jaxml.perf import format_roofline, measure_peaks, program_cost, roofline  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 GOAL = 1.05
+SCALES = {
+    "quick": {},
+    "full": {"global_batches": "512,2048,8192"},
+    "tiny": {
+        "global_batches": "64",
+        "calls": 1,
+        "repeats": 2,
+        "skip_multiprocess": True,
+        "matmul_n": 256,
+        "model": "mlp:32",
+    },
+}
 # Dense float32 peak FLOP/s (no tensor cores / TF32) of GPUs we may meet, by device_kind prefix.
 FP32_PEAK = {"NVIDIA H100": 67e12, "NVIDIA H200": 67e12, "NVIDIA A100": 19.5e12}
 
@@ -83,7 +101,25 @@ def multi_process(args) -> dict:
     return result
 
 
-def single_process(args, global_batch: int) -> dict:
+def add_rooflines(single: dict, mesh, args, global_batch: int, peaks) -> None:
+    """Roofline of each method's step (see the module docstring for what the roof is)."""
+    k = args.num_devices
+    roof = peaks
+    if jax.default_backend() != "cpu":
+        roof = peaks._replace(
+            matmul_flops_per_s=k * peaks.matmul_flops_per_s,
+            copy_bytes_per_s=k * peaks.copy_bytes_per_s,
+        )
+    for m in steptime.METHODS:
+        step_fn, state, x, y = steptime.build(m, mesh, model=args.model, global_batch=global_batch)
+        cost = program_cost(step_fn, state, x, y)
+        cost = cost._replace(flops=k * cost.flops, bytes_accessed=k * cost.bytes_accessed)
+        rl = roofline(cost, single[m]["step_ms"] / 1e3, roof)
+        single[m]["roofline"] = rl.as_dict()
+        print("  " + format_roofline(f"{m} step, global batch {global_batch}", rl), flush=True)
+
+
+def single_process(args, global_batch: int, peaks=None) -> dict:
     mesh = device_mesh(args.num_devices, steptime.AXIS)
     single = steptime.measure(
         mesh, model=args.model, global_batch=global_batch, calls=args.calls, repeats=args.repeats
@@ -110,11 +146,20 @@ def single_process(args, global_batch: int) -> dict:
             + (f", {100 * frac:.2f}% of fp32 peak" if frac is not None else " (CPU: no peak)"),
             flush=True,
         )
+    if peaks is not None:
+        add_rooflines(single, mesh, args, global_batch, peaks)
     return single
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--scale",
+        choices=tuple(SCALES),
+        default="quick",
+        help="tiny: a smoke run (one small batch, 2 repeats, no multi-process run); full: adds "
+        "global batch 8192; explicit flags override",
+    )
     parser.add_argument("--model", default="cnn:32,64", help="'cnn:32,64' or 'mlp:256,256'")
     parser.add_argument(
         "--global_batches",
@@ -125,8 +170,14 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--num_devices", type=int, default=8)
     parser.add_argument("--skip_multiprocess", action="store_true")
+    parser.add_argument("--matmul_n", type=int, default=2048, help="matmul size of the roofline")
     parser.add_argument("--out", default="results/benchmarks/dcs3gd_step.json")
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    given = {a.split("=")[0].lstrip("-") for a in argv if a.startswith("--")}
+    for name, value in SCALES[args.scale].items():
+        if name not in given:
+            setattr(args, name, value)
 
     if jax.device_count() < args.num_devices:
         sys.exit(
@@ -134,7 +185,13 @@ def main(argv=None) -> int:
             "`python -m experiments.benchmarks.dcs3gd_step` (it sets XLA_FLAGS before JAX starts)"
         )
     batches = [int(b) for b in args.global_batches.split(",") if b]
-    per_batch = {str(b): single_process(args, b) for b in batches}
+    peaks = measure_peaks(matmul_n=args.matmul_n, copy_mib=64 if args.matmul_n < 1024 else 256)
+    print(
+        f"machine: matmul {peaks.matmul_flops_per_s / 1e9:.1f} GFLOP/s, copy "
+        f"{peaks.copy_bytes_per_s / 1e9:.2f} GB/s (device 0, measured in this process)",
+        flush=True,
+    )
+    per_batch = {str(b): single_process(args, b, peaks) for b in batches}
     primary = per_batch[str(batches[-1])]
     ratio, ci = primary["ratio_dc_over_sync"], primary["ratio_ci"]
     # The goal is met only if the whole 95 % interval of the paired ratio is at or below it;
@@ -147,6 +204,7 @@ def main(argv=None) -> int:
         + " ".join(sys.argv[1:] if argv is None else argv),
         "config": vars(args),
         "single_process": per_batch,
+        "peaks": peaks._asdict(),
         "global_batch": batches[-1],
         "ratio_dc_over_sync": ratio,
         "ratio_dc_over_sync_min": primary["ratio_dc_over_sync_min"],

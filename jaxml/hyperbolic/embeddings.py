@@ -44,6 +44,7 @@ from jaxml._validation import (
     check_array,
     check_bool,
     check_callable,
+    check_choice,
     check_int,
     check_key,
     check_nonnegative,
@@ -55,6 +56,7 @@ from jaxml.hyperbolic._checks import check_curvature, check_points
 from jaxml.hyperbolic.rsgd import riemannian_sgd
 
 __all__ = [
+    "LR_DECAYS",
     "NEGATIVE_MODES",
     "PoincareTrainState",
     "TrainingResult",
@@ -64,6 +66,9 @@ __all__ = [
 ]
 
 NEGATIVE_MODES = ("non_ancestors", "unrelated")
+LR_DECAYS = ("constant", "linear")
+"""The learning rate after burn-in: constant (the paper), or decayed linearly to 0 at the end of
+``decay_epochs`` (fewer epochs reach the same reconstruction; docs/performance.md)."""
 """Which nodes may be negatives of ``u``: not an ancestor of ``u`` (Nickel & Kiela's directed
 setting), or neither an ancestor nor a descendant (``"unrelated"``)."""
 
@@ -204,6 +209,8 @@ def make_poincare_trainer(
     c: float = 1.0,
     eps: float = 1e-5,
     optimizer: optax.GradientTransformation | None = None,
+    lr_decay: str = "constant",
+    decay_epochs: int | None = None,
 ) -> tuple[Callable, Callable]:
     """Builds the ``(init, epoch)`` pair of Poincare-embedding training.
 
@@ -224,6 +231,11 @@ def make_poincare_trainer(
         c: curvature magnitude.
         eps: the RSGD projection margin.
         optimizer: replaces the default ``riemannian_sgd`` with the burn-in schedule.
+        lr_decay: one of :data:`LR_DECAYS`; ``"linear"`` decays the post-burn-in learning rate
+            linearly from ``learning_rate`` to 0 at the end of epoch ``decay_epochs``.
+        decay_epochs: the epoch at which a ``"linear"`` decay reaches 0 (the total number of
+            epochs, burn-in included; :func:`train_poincare_embeddings` passes its
+            ``num_epochs``); must exceed ``burn_in_epochs``.
 
     Returns:
         ``init(key) -> PoincareTrainState`` and ``epoch(state, key) -> (state, mean_loss)``: one
@@ -247,6 +259,13 @@ def make_poincare_trainer(
         check_optimizer(optimizer, "optimizer")
     if negatives not in NEGATIVE_MODES:
         raise ValueError(f"negatives must be one of {NEGATIVE_MODES}; got {negatives!r}")
+    check_choice(lr_decay, "lr_decay", LR_DECAYS)
+    if lr_decay == "linear":
+        if decay_epochs is None:
+            raise ValueError("lr_decay='linear' needs decay_epochs (the total number of epochs)")
+        decay_epochs = check_int(decay_epochs, "decay_epochs", minimum=burn_in_epochs + 1)
+    elif decay_epochs is not None:
+        check_int(decay_epochs, "decay_epochs", minimum=1)
 
     m = edges_np.shape[0]
     steps = math.ceil(m / batch_size)
@@ -266,11 +285,14 @@ def make_poincare_trainer(
     burn_in_steps = burn_in_epochs * steps
 
     if optimizer is None:
+        decay_steps = (decay_epochs or 0) * steps
 
         def schedule(count):
-            return jnp.where(
-                count < burn_in_steps, learning_rate * burn_in_lr_factor, learning_rate
-            )
+            lr = jnp.asarray(learning_rate, jnp.float32)
+            if lr_decay == "linear":
+                done = (count - burn_in_steps) / (decay_steps - burn_in_steps)
+                lr = lr * jnp.clip(1.0 - done, 0.0, 1.0)
+            return jnp.where(count < burn_in_steps, learning_rate * burn_in_lr_factor, lr)
 
         optimizer = riemannian_sgd(schedule, c=c, eps=eps)
 
@@ -351,7 +373,8 @@ def train_poincare_embeddings(
         callback: called as ``callback(epoch, state, loss)`` after every epoch (this syncs; with
             a key batch, ``state`` and ``loss`` are batched).
         return_info: return a :class:`TrainingResult` instead of the embeddings only.
-        **trainer_kwargs: forwarded to :func:`make_poincare_trainer`.
+        **trainer_kwargs: forwarded to :func:`make_poincare_trainer` (with ``lr_decay`` other
+            than "constant", ``decay_epochs`` defaults to ``num_epochs``).
 
     Returns:
         ``[num_nodes, dim]`` embeddings in the ball (``[S, num_nodes, dim]`` for a key batch), or
@@ -371,6 +394,8 @@ def train_poincare_embeddings(
     batch_ndim = jnp.ndim(key) - (0 if typed else 1)
     if batch_ndim not in (0, 1):
         raise ValueError(f"key must be one PRNG key or a 1-D batch [S] of keys; got {_shape(key)}")
+    if trainer_kwargs.get("lr_decay", "constant") != "constant":
+        trainer_kwargs.setdefault("decay_epochs", num_epochs)
     init, epoch = make_poincare_trainer(edges_np, num_nodes, dim, **trainer_kwargs)
     if batch_ndim == 1:
         init_keys, train_keys = jax.vmap(jax.random.split, out_axes=1)(key)

@@ -201,3 +201,39 @@ def test_training_a_key_batch_equals_one_run_per_key():
         np.testing.assert_allclose(batched.losses[:, s], one.losses, rtol=1e-5)
     with pytest.raises(ValueError, match="key must be one PRNG key or a 1-D batch"):
         train_poincare_embeddings(tree.edges, tree.num_nodes, 2, keys.reshape(1, 2), num_epochs=1)
+
+
+def test_linear_lr_decay_reaches_zero_at_decay_epochs():
+    tree = synthetic_hierarchy(0, branching=2, depth=2)  # 7 nodes
+    kw = dict(num_negatives=3, batch_size=4, burn_in_epochs=1, learning_rate=0.5)
+    init, epoch = make_poincare_trainer(
+        tree.edges, tree.num_nodes, 2, lr_decay="linear", decay_epochs=3, **kw
+    )
+    epoch = jax.jit(epoch)
+    states = [init(jax.random.key(0))]
+    for e in range(4):
+        states.append(epoch(states[-1], jax.random.key(e + 1))[0])
+    moved = [
+        float(jnp.abs(b.params - a.params).max())
+        for a, b in zip(states[:-1], states[1:], strict=True)
+    ]
+    assert moved[0] > 0 and moved[1] > 0 and moved[2] > 0  # burn-in, then decaying steps
+    assert moved[3] == 0.0  # epoch 4 is past decay_epochs = 3: learning rate 0
+    # The constant schedule keeps moving; train_poincare_embeddings passes num_epochs itself.
+    init_c, epoch_c = make_poincare_trainer(tree.edges, tree.num_nodes, 2, **kw)
+    s = init_c(jax.random.key(0))
+    for e in range(4):
+        s_prev, s = s, jax.jit(epoch_c)(s, jax.random.key(e + 1))[0]
+    assert float(jnp.abs(s.params - s_prev.params).max()) > 0
+    emb = train_poincare_embeddings(
+        tree.edges, tree.num_nodes, 2, jax.random.key(0), num_epochs=3, lr_decay="linear", **kw
+    )
+    assert emb.shape == (7, 2)
+    with pytest.raises(ValueError, match="lr_decay"):
+        make_poincare_trainer(tree.edges, tree.num_nodes, 2, lr_decay="cosine")
+    with pytest.raises(ValueError, match="decay_epochs"):
+        make_poincare_trainer(tree.edges, tree.num_nodes, 2, lr_decay="linear")
+    with pytest.raises(ValueError, match="decay_epochs"):
+        make_poincare_trainer(
+            tree.edges, tree.num_nodes, 2, lr_decay="linear", decay_epochs=1, burn_in_epochs=1
+        )
