@@ -55,7 +55,7 @@ class Config:
     recover_lr: float = 1e-3
     l_steps: int = 25
     mu_init: float = 1e-3
-    mu_growth: float = 1.25
+    mu_growth: float = 1.5
     bound: float = 0.02
     lo: float = 0.005
     hi: float = 1.0
@@ -69,7 +69,7 @@ class Config:
             "dense_steps": 3000,
             "recover_steps": 2000,
             "l_steps": 50,
-            "mu_growth": 1.12,
+            "mu_growth": 1.22,
         },
         "tiny": {
             "hidden": (16,),

@@ -90,7 +90,7 @@ class Config:
     recover_lr: float = 1e-3
     l_steps: int = 25
     mu_init: float = 1e-3
-    mu_growth: float = 1.25
+    mu_growth: float = 1.5
     bound: float = 0.02
     timing_batch: int = 4096
     timing_calls: int = 20
@@ -102,7 +102,7 @@ class Config:
             "dense_steps": 3000,
             "recover_steps": 2000,
             "l_steps": 50,
-            "mu_growth": 1.12,
+            "mu_growth": 1.22,
             "timing_calls": 100,
         },
         "tiny": {
