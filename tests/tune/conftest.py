@@ -26,14 +26,16 @@ def toy_spec(workdir, name="s", proposer="random", n_trials=4, **kw) -> TuneSpec
 
 
 @pytest.fixture(scope="module")
-def postgres_url():
-    """A local PostgreSQL server for the module (loopback, free port), stopped at the end."""
+def server_storage(tmp_path_factory):
+    """``(url, reason)``: a throwaway local PostgreSQL server (loopback, free port, stopped at
+    the end of the module), or, when none can start here, an SQLite URL and the reason."""
     pg = LocalPostgres()
     reason = pg.available()
     if reason:
-        pytest.skip(f"no local PostgreSQL server: {reason}")
+        yield f"sqlite:///{tmp_path_factory.mktemp('no-pg') / 'tune.db'}", reason
+        return
     url = pg.start()
-    yield url
+    yield url, ""
     pg.stop()
 
 
