@@ -94,6 +94,7 @@ class Config:
     bound: float = 0.02
     timing_batch: int = 4096
     timing_calls: int = 20
+    only: tuple[str, ...] = ()  # keep the schemes whose label starts with one of these (): all
 
     SCALES: ClassVar[dict] = {
         "full": {
@@ -114,6 +115,7 @@ class Config:
             "batch_size": 32,
             "timing_batch": 64,
             "timing_calls": 2,
+            "only": ("int8", "neurons"),
         },
     }
 
@@ -151,7 +153,12 @@ def run(config: Config, workdir: Path) -> dict:
         reps = -(-config.timing_batch // t.x_test.shape[0])
         xb = jnp.concatenate([t.x_test] * reps)[: config.timing_batch]
         rows = {}
-        for label, scheme in tqdm(schemes(name, config).items(), desc=f"{name}: schemes"):
+        todo = {
+            k: sc
+            for k, sc in schemes(name, config).items()
+            if not config.only or k.startswith(tuple(config.only))
+        }
+        for label, scheme in tqdm(todo.items(), desc=f"{name}: schemes"):
 
             def compute(
                 label=label,
