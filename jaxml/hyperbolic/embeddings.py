@@ -13,8 +13,9 @@ the learning rate times ``burn_in_lr_factor`` (1/10) and draw negatives proporti
 
 Negatives are drawn with replacement and candidates that are related to ``u`` (or ``u`` itself)
 are masked out of the softmax instead of being re-drawn (rejection sampling, as in gensim, stalls
-on dense closures). Membership is a binary search in the CSR adjacency, so memory stays
-``O(|D|)`` for large hierarchies.
+on dense closures). Membership is one lookup in a dense ``[n, n]`` bit table when ``n^2 <=``
+:data:`DENSE_MEMBERSHIP_MAX` (about 16 M entries, 16 MB), else a binary search in the CSR
+adjacency, so memory stays ``O(|D|)`` for large hierarchies. Both give the same answer.
 
 Usage::
 
@@ -56,6 +57,7 @@ from jaxml.hyperbolic._checks import check_curvature, check_points
 from jaxml.hyperbolic.rsgd import riemannian_sgd
 
 __all__ = [
+    "DENSE_MEMBERSHIP_MAX",
     "LR_DECAYS",
     "NEGATIVE_MODES",
     "PoincareTrainState",
@@ -66,6 +68,9 @@ __all__ = [
 ]
 
 NEGATIVE_MODES = ("non_ancestors", "unrelated")
+DENSE_MEMBERSHIP_MAX = 2**24
+"""Largest ``num_nodes ** 2`` for which negatives are checked in a dense bool table (one gather
+per negative) instead of by binary search in the CSR adjacency (``log2(max degree)`` gathers)."""
 LR_DECAYS = ("constant", "linear")
 """The learning rate after burn-in: constant (the paper), or decayed linearly to 0 at the end of
 ``decay_epochs`` (fewer epochs reach the same reconstruction; docs/performance.md)."""
@@ -275,6 +280,11 @@ def make_poincare_trainer(
         forbidden = np.concatenate([edges_np, edges_np[:, ::-1]])
     indptr_np, indices_np, max_degree = _csr(forbidden, num_nodes)
     num_iters = max(1, math.ceil(math.log2(max_degree + 1)) + 1)
+    dense_forbidden = None
+    if num_nodes * num_nodes <= DENSE_MEMBERSHIP_MAX:
+        table = np.zeros((num_nodes, num_nodes), bool)
+        table[forbidden[:, 0], forbidden[:, 1]] = True
+        dense_forbidden = jnp.asarray(table)
     degree = np.bincount(edges_np.ravel(), minlength=num_nodes).astype(np.float64)
     cdf_np = np.cumsum(degree**dampening)
     cdf_np = (cdf_np / cdf_np[-1]).astype(np.float32)
@@ -306,13 +316,22 @@ def make_poincare_trainer(
     def sample_negatives(key, u, burn_in):
         k_uni, k_deg = jax.random.split(key)
         shape = (u.shape[0], num_negatives)
-        uniform = jax.random.randint(k_uni, shape, 0, num_nodes, dtype=jnp.int32)
-        by_degree = jnp.searchsorted(cdf, jax.random.uniform(k_deg, shape), side="right")
-        by_degree = jnp.minimum(by_degree, num_nodes - 1).astype(jnp.int32)
-        negs = jnp.where(burn_in, by_degree, uniform)
+
+        def uniform(_):
+            return jax.random.randint(k_uni, shape, 0, num_nodes, dtype=jnp.int32)
+
+        def by_degree(_):
+            negs = jnp.searchsorted(cdf, jax.random.uniform(k_deg, shape), side="right")
+            return jnp.minimum(negs, num_nodes - 1).astype(jnp.int32)
+
+        # Only the sampler in use runs (the two draw from independent keys, as before).
+        negs = jax.lax.cond(burn_in, by_degree, uniform, None)
         uu = jnp.broadcast_to(u[:, None], shape)
-        valid = (negs != uu) & ~_csr_contains(indptr, indices, uu, negs, num_iters)
-        return negs, valid
+        if dense_forbidden is not None:
+            member = dense_forbidden[uu, negs]
+        else:
+            member = _csr_contains(indptr, indices, uu, negs, num_iters)
+        return negs, (negs != uu) & ~member
 
     loss_and_grad = jax.value_and_grad(poincare_embedding_loss)
 

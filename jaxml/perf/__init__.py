@@ -6,6 +6,8 @@ from jaxml.perf.roofline import (
     Roofline,
     format_roofline,
     measure_peaks,
+    peak_programs,
+    peaks_from_times,
     program_cost,
     roofline,
 )
@@ -19,6 +21,8 @@ __all__ = [
     "interleaved_times",
     "measure_peaks",
     "paired_ratio",
+    "peak_programs",
+    "peaks_from_times",
     "program_cost",
     "roofline",
 ]

@@ -44,6 +44,8 @@ from jaxml._validation import check_callable, check_int, check_positive, check_s
 
 __all__ = [
     "MachinePeaks",
+    "peak_programs",
+    "peaks_from_times",
     "ProgramCost",
     "Roofline",
     "format_roofline",
@@ -169,6 +171,42 @@ def measure_peaks(matmul_n: int = 2048, copy_mib: int = 256, repeats: int = 5) -
     return MachinePeaks(
         matmul_flops_per_s=2.0 * matmul_n**3 / t_mm,
         copy_bytes_per_s=2.0 * x.nbytes / t_cp,
+        matmul_n=matmul_n,
+        copy_mib=copy_mib,
+        backend=jax.default_backend(),
+    )
+
+
+def peak_programs(matmul_n: int = 2048, copy_mib: int = 256) -> dict[str, tuple[Callable, Any]]:
+    """The two peak kernels of :func:`measure_peaks` as ``carry -> carry`` programs for
+    :func:`jaxml.perf.interleaved_times`, so the peaks are timed in the same rounds as the
+    programs they judge (on a shared machine each round then carries the same load).
+
+    Returns:
+        ``{"peak_matmul": (fn, carry), "peak_copy": (fn, carry)}``; the matmul multiplies by an
+        orthogonal matrix, so chained calls keep the values bounded.
+    """
+    matmul_n = check_int(matmul_n, "matmul_n", minimum=8)
+    copy_mib = check_int(copy_mib, "copy_mib", minimum=1)
+    q = jnp.linalg.qr(jax.random.normal(jax.random.key(0), (matmul_n, matmul_n), jnp.float32))[0]
+    b = jax.random.normal(jax.random.key(1), (matmul_n, matmul_n), jnp.float32)
+    mm = jax.jit(lambda c: (c[0], c[0] @ c[1]))
+    cp = jax.jit(lambda v: v + 1.0)
+    return {
+        "peak_matmul": (mm, (q, b)),
+        "peak_copy": (cp, jnp.zeros((copy_mib * 2**18,), jnp.float32)),
+    }
+
+
+def peaks_from_times(
+    times: dict[str, dict[str, Any]], matmul_n: int = 2048, copy_mib: int = 256
+) -> MachinePeaks:
+    """:class:`MachinePeaks` from the fastest rounds of :func:`peak_programs` in ``times``."""
+    mm = times["peak_matmul"]["min_seconds_per_call"]
+    cp = times["peak_copy"]["min_seconds_per_call"]
+    return MachinePeaks(
+        matmul_flops_per_s=2.0 * matmul_n**3 / mm,
+        copy_bytes_per_s=2.0 * 4 * copy_mib * 2**18 / cp,
         matmul_n=matmul_n,
         copy_mib=copy_mib,
         backend=jax.default_backend(),
