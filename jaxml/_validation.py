@@ -18,11 +18,15 @@ run only when the value is concrete, i.e. not a :class:`jax.core.Tracer`; inside
 from __future__ import annotations
 
 import numbers
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import jax
 import numpy as np
+
+# JAX is imported lazily: a process that only orchestrates (an Optuna worker, a CLI that rejects
+# its arguments) validates without paying JAX's import. Nothing can be a tracer before JAX is
+# imported, so ``is_concrete`` needs no import at all.
 
 PyTree = Any
 """Nested lists, tuples, dicts and arrays (a jax pytree); the package's one alias."""
@@ -38,13 +42,16 @@ _DTYPE_KINDS = {
 
 def is_concrete(*values: Any) -> bool:
     """True when none of ``values`` is a tracer (each has a value now, outside jit/grad/vmap)."""
+    jax = sys.modules.get("jax")
+    if jax is None or not hasattr(jax, "core"):  # not imported (or mid-import): no tracers
+        return True
     return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(values))
 
 
 def _describe(value: Any) -> str:
     """``"'abc' (str)"``, ``"array of shape (3,) float32"``: what was received, briefly."""
     if hasattr(value, "shape") and hasattr(value, "dtype"):
-        kind = "traced array" if isinstance(value, jax.core.Tracer) else "array"
+        kind = "array" if is_concrete(value) else "traced array"
         return f"{kind} of shape {tuple(value.shape)} {value.dtype}"
     text = repr(value)
     if len(text) > 60:
@@ -272,6 +279,8 @@ def check_same_size(sizes: dict[str, int], what: str = "length") -> int:
 
 def check_tree_finite(tree: PyTree, name: str) -> None:
     """Every concrete floating leaf of ``tree`` is finite (tracers and PRNG keys are skipped)."""
+    import jax
+
     for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
         if not is_concrete(leaf) or not hasattr(leaf, "dtype"):
             continue
@@ -284,6 +293,8 @@ def check_tree_finite(tree: PyTree, name: str) -> None:
 
 def check_same_structure(reference: PyTree, other: PyTree, ref_name: str, other_name: str) -> None:
     """``other`` must have the tree structure and leaf shapes of ``reference``."""
+    import jax
+
     ref_def, other_def = jax.tree.structure(reference), jax.tree.structure(other)
     if ref_def != other_def:
         raise ValueError(
@@ -303,6 +314,8 @@ def check_same_structure(reference: PyTree, other: PyTree, ref_name: str, other_
 
 def check_key(key: Any, name: str = "key") -> Any:
     """A JAX PRNG key: a typed key array or a raw ``uint32[2]`` key."""
+    import jax
+
     if hasattr(key, "dtype") and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
         return key
     if hasattr(key, "dtype") and np.dtype(key.dtype) == np.uint32 and np.shape(key)[-1:] == (2,):
