@@ -38,6 +38,16 @@ large. Three methods (:data:`METHODS`):
     ott's entropic Gromov-Wasserstein on the two intra-set hyperbolic distance matrices
     (``d^p``); it needs no map.
 
+``"gw_then_hyperbolic"``
+    GW's plan, then its barycentric projection ``t_i`` (Lorentzian centroids of ``y`` weighted by
+    the plan's rows), the isometry fitted to ``x_i -> t_i``, a deep map fitted to ``t`` and refined
+    by the registered hyperbolic OT of :mod:`~jaxml.hyperbolic.registration` (pure pipeline:
+    :func:`~jaxml.hyperbolic.registration.register_from_plan`).
+
+``registration="mlp"`` (hyperbolic OT only; :data:`REGISTRATIONS`) replaces the isometry by the
+deep map ``f(x) = T(x) (+) g(T(x))`` of :mod:`~jaxml.hyperbolic.registration` (a hyperbolic MLP
+residual on top of the isometric solution ``T``), trained end to end on the entropic OT cost.
+
 All return an :class:`AlignmentResult` with the plan, its log (scores that never underflow, for
 precision@k), the fitted map (an :class:`~jaxml.hyperbolic.isometry.Isometry`, a
 :class:`EuclideanMap` or None) and the hard matching ``argmax_j P_ij``.
@@ -69,13 +79,21 @@ from jaxml._validation import (
     check_scalar,
 )
 from jaxml.hyperbolic import poincare
-from jaxml.hyperbolic._checks import check_curvature, check_point_set
+from jaxml.hyperbolic._checks import check_curvature, check_point_set, check_points
 from jaxml.hyperbolic.cost import PoincareCost
 from jaxml.hyperbolic.isometry import Isometry, apply_isometry, compose_isometries
 from jaxml.hyperbolic.matching import precision_at_k
+from jaxml.hyperbolic.registration import (
+    DeepMap,
+    DeepRegistration,
+    apply_deep_map,
+    register_from_isometry,
+    register_from_plan,
+)
 
 __all__ = [
     "METHODS",
+    "REGISTRATIONS",
     "AlignmentProblem",
     "AlignmentResult",
     "EuclideanMap",
@@ -86,7 +104,8 @@ __all__ = [
     "pairwise_cost",
 ]
 
-METHODS = ("hyperbolic_ot", "euclidean_procrustes", "gromov_wasserstein")
+METHODS = ("hyperbolic_ot", "euclidean_procrustes", "gromov_wasserstein", "gw_then_hyperbolic")
+REGISTRATIONS = ("isometry", "mlp")
 
 
 class EuclideanMap(NamedTuple):
@@ -121,7 +140,7 @@ class AlignmentResult(NamedTuple):
 
     plan: jax.Array
     log_plan: jax.Array
-    mapping: Isometry | EuclideanMap | None
+    mapping: Isometry | EuclideanMap | DeepMap | None
     mapped_x: jax.Array | None
     matching: jax.Array
     cost: jax.Array
@@ -129,12 +148,15 @@ class AlignmentResult(NamedTuple):
     method: str
 
 
-def apply_map(mapping: Isometry | EuclideanMap, x: ArrayLike, c: float = 1.0) -> jax.Array:
+def apply_map(
+    mapping: Isometry | EuclideanMap | DeepMap, x: ArrayLike, c: float = 1.0
+) -> jax.Array:
     """Applies a fitted map to ``[..., d]`` points.
 
     Args:
-        mapping: an ``Isometry`` (hyperbolic) or ``EuclideanMap`` (ambient; the result is
-            projected into the ball, since an ambient map may leave it).
+        mapping: an ``Isometry`` (hyperbolic), a ``DeepMap`` (``registration="mlp"``) or an
+            ``EuclideanMap`` (ambient; the result is projected into the ball, since an ambient
+            map may leave it).
         x: points.
         c: curvature magnitude.
     """
@@ -144,7 +166,18 @@ def apply_map(mapping: Isometry | EuclideanMap, x: ArrayLike, c: float = 1.0) ->
         x = jnp.asarray(x)
         out = (x - mapping.x_mean) @ mapping.rotation.T + mapping.y_mean
         return poincare.project(out, 1e-5, c)
-    raise TypeError(f"mapping must be an Isometry or EuclideanMap; got {type(mapping).__name__}")
+    if isinstance(mapping, DeepMap):
+        check_curvature(c)
+        check_points(x, "x", c)
+        d = mapping.isometry.rotation.shape[0]
+        if jnp.shape(x)[-1] != d:
+            raise ValueError(
+                f"x has d = {jnp.shape(x)[-1]} coordinates but the map acts on d = {d}"
+            )
+        return apply_deep_map(mapping, x, c)
+    raise TypeError(
+        f"mapping must be an Isometry, DeepMap or EuclideanMap; got {type(mapping).__name__}"
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -658,6 +691,113 @@ def _gromov_wasserstein(
     return out.matrix, log_plan, out.primal_cost
 
 
+# ----------------------------------------------------------------------------------------------
+# Deep registration (registration="mlp" and gw_then_hyperbolic).
+
+
+def _deep_settings(method, registration, d, **kw) -> DeepRegistration | None:
+    """Validates ``registration`` and the deep settings; the solver, or None (no deep map)."""
+    if registration is not None:
+        check_choice(registration, "registration", REGISTRATIONS)
+    if method == "gw_then_hyperbolic":
+        if registration == "isometry":
+            raise ValueError(
+                "registration='isometry' is not available for method 'gw_then_hyperbolic' (it "
+                "refines GW's plan with the deep map); use registration='mlp' or None"
+            )
+    elif method != "hyperbolic_ot" and registration == "mlp":
+        raise ValueError(
+            f"registration='mlp' needs a hyperbolic method ('hyperbolic_ot' or "
+            f"'gw_then_hyperbolic'); got method {method!r}"
+        )
+    elif registration != "mlp":
+        return None
+    hidden = check_int(kw["hidden"], "hidden", minimum=1)
+    if hidden < d:
+        raise ValueError(
+            f"hidden must be >= d = {d} (a narrower hyperbolic MLP cannot be invertible, so the "
+            f"registration map could not be one-to-one); got hidden = {hidden}"
+        )
+    return DeepRegistration(
+        hidden=hidden,
+        num_outer=check_int(kw["deep_outer"], "deep_outer", minimum=1),
+        inner_steps=check_int(kw["deep_inner"], "deep_inner", minimum=1),
+        learning_rate=float(check_positive(kw["deep_learning_rate"], "deep_learning_rate")),
+        epsilon=kw["epsilon"],
+        epsilon_start=float(check_positive(kw["deep_epsilon_start"], "deep_epsilon_start")),
+        fit_steps=check_int(kw["deep_fit_steps"], "deep_fit_steps", minimum=0),
+        power=kw["power"],
+        c=kw["c"],
+        sinkhorn_threshold=kw["sinkhorn_threshold"],
+        sinkhorn_max_iterations=kw["sinkhorn_max_iterations"],
+    )
+
+
+def _check_init(init, method, deep, n, m) -> None:
+    if not isinstance(init, AlignmentResult):
+        raise TypeError(f"init must be an AlignmentResult (from align); got {type(init).__name__}")
+    want = {"hyperbolic_ot": "hyperbolic_ot", "gw_then_hyperbolic": "gromov_wasserstein"}
+    if deep is None or method not in want:
+        raise ValueError(
+            "init is only used by the deep registration (method 'hyperbolic_ot' with "
+            f"registration='mlp', or 'gw_then_hyperbolic'); got method {method!r}"
+        )
+    if init.method != want[method] or (
+        method == "hyperbolic_ot" and not isinstance(init.mapping, Isometry)
+    ):
+        raise ValueError(
+            f"init for method {method!r} must be a {want[method]!r} result"
+            + (" with an Isometry mapping" if method == "hyperbolic_ot" else "")
+            + f"; got a {init.method!r} result"
+        )
+    if tuple(init.plan.shape) != (n, m):
+        raise ValueError(
+            f"init was computed on other sets: its plan is {tuple(init.plan.shape)}, x and y "
+            f"give ({n}, {m})"
+        )
+
+
+_deep_from_isometry = jax.jit(register_from_isometry, static_argnames=("reg",))
+_deep_from_plan = jax.jit(register_from_plan, static_argnames=("reg",))
+
+
+@functools.partial(jax.jit, static_argnames=("reg",))
+def _deep_transport(reg, mapping, x, y, f, g, eps):
+    plan, log_plan, cost = reg.transport(mapping, x, y, f, g, eps)
+    return plan, log_plan, cost, apply_deep_map(mapping, x, reg.c)
+
+
+def _deep_result(reg: DeepRegistration, out, x, y, method: str) -> AlignmentResult:
+    """Keeps the finite restart with the lowest cost (eager); raises when all diverged."""
+    costs_ = np.asarray(out.runs.cost)
+    losses = np.asarray(out.runs.losses)
+    finite = np.isfinite(costs_) & np.all(np.isfinite(losses), axis=1)
+    if not np.any(finite):
+        raise RuntimeError(
+            f"align(method={method!r}, registration='mlp'): all {costs_.size} deep "
+            f"registration restart(s) diverged (non-finite loss; final costs "
+            f"{costs_.tolist()[:8]}); try a smaller deep_learning_rate or a larger epsilon"
+        )
+    best = int(np.argmin(np.where(finite, costs_, np.inf)))
+    params = jax.tree_util.tree_map(lambda a: a[best], out.runs.params)
+    mapping = DeepMap(out.isometry, params)
+    plan, log_plan, cost, mapped = _deep_transport(
+        reg, mapping, x, y, out.runs.f[best], out.runs.g[best], out.epsilons[-1]
+    )
+    if not (np.isfinite(float(cost)) and bool(jnp.all(jnp.isfinite(log_plan)))):
+        raise RuntimeError(f"align(method={method!r}): the best deep restart's plan is non-finite")
+    return AlignmentResult(
+        plan=plan,
+        log_plan=log_plan,
+        mapping=mapping,
+        mapped_x=mapped,
+        matching=jnp.argmax(log_plan, axis=1),
+        cost=cost,
+        restart_costs=jnp.where(jnp.asarray(finite), out.runs.cost, jnp.inf),
+        method=method,
+    )
+
+
 def align(
     x: ArrayLike,
     y: ArrayLike,
@@ -678,6 +818,14 @@ def align(
     sinkhorn_threshold: float = 1e-3,
     sinkhorn_max_iterations: int = 300,
     gw_sinkhorn_max_iterations: int = 2000,
+    registration: str | None = None,
+    hidden: int = 32,
+    deep_outer: int = 10,
+    deep_inner: int = 10,
+    deep_learning_rate: float = 0.01,
+    deep_epsilon_start: float = 0.1,
+    deep_fit_steps: int = 100,
+    init: AlignmentResult | None = None,
 ) -> AlignmentResult:
     """Aligns two point sets of the Poincare ball without correspondences.
 
@@ -713,6 +861,26 @@ def align(
             (a solve need not converge fully: the next one continues from its potentials, and
             the last ``(1 - anneal_fraction) num_iters`` solves share the final epsilon).
         gw_sinkhorn_max_iterations: cap on GW's inner Sinkhorn solves.
+        registration: the map of hyperbolic OT, one of :data:`REGISTRATIONS`: ``"isometry"``
+            (default for ``"hyperbolic_ot"``) or ``"mlp"`` (the deep map of
+            :mod:`~jaxml.hyperbolic.registration`, started from the isometric solution; the
+            only choice, and default, for ``"gw_then_hyperbolic"``). Not used by the other
+            methods (must be None or "isometry" there).
+        hidden: width of the deep map's hidden Mobius layer (``>= d``).
+        deep_outer: Sinkhorn solves of the deep registration (epsilon annealed from
+            ``deep_epsilon_start`` to ``epsilon``, relative to the std of the initial cost).
+        deep_inner: optimizer steps per solve.
+        deep_learning_rate: Adam / Riemannian Adam step size of the deep map.
+        deep_epsilon_start: initial relative epsilon of the deep registration.
+        deep_fit_steps: ``"gw_then_hyperbolic"``: steps fitting the map to GW's barycentric
+            projection before the OT refinement.
+        init: for the deep registration only, a previous result on the same ``x, y`` to start
+            from instead of recomputing it: a ``"hyperbolic_ot"`` result with an isometry
+            (``registration="mlp"``) or a ``"gromov_wasserstein"`` result
+            (``"gw_then_hyperbolic"``); its ``cost`` is then not recomputed (time the two calls
+            together to time the pipeline).
+        The deep registration runs ``num_restarts`` restarts (``vmap``; different MLP inits)
+        and keeps the one with the lowest final transport cost among those that stayed finite.
 
     Returns:
         An :class:`AlignmentResult`.
@@ -754,12 +922,41 @@ def align(
     gw_sinkhorn_max_iterations = check_int(
         gw_sinkhorn_max_iterations, "gw_sinkhorn_max_iterations", minimum=1
     )
+    deep = _deep_settings(
+        method,
+        registration,
+        dx,
+        c=c,
+        power=power,
+        epsilon=epsilon,
+        hidden=hidden,
+        deep_outer=deep_outer,
+        deep_inner=deep_inner,
+        deep_learning_rate=deep_learning_rate,
+        deep_epsilon_start=deep_epsilon_start,
+        deep_fit_steps=deep_fit_steps,
+        sinkhorn_threshold=sinkhorn_threshold,
+        sinkhorn_max_iterations=sinkhorn_max_iterations,
+    )
+    if init is not None:
+        _check_init(init, method, deep, n, m)
+    if deep is not None and key is None:
+        raise ValueError(f"key (a PRNG key) is required for method {method!r}")
+    if key is not None:
+        check_key(key, "key")
     x = jnp.asarray(x)
     y = jnp.asarray(y)
     dtype = jnp.result_type(x, y, jnp.float32)
     x, y = x.astype(dtype), y.astype(dtype)
 
-    if method == "gromov_wasserstein":
+    if method == "gw_then_hyperbolic" and init is not None:
+        out = _deep_from_plan(deep, jax.random.split(key, num_restarts), x, y, init.plan)
+        return _deep_result(deep, out, x, y, method)
+    if method == "hyperbolic_ot" and init is not None:
+        k_deep = jax.random.fold_in(key, 1)
+        out = _deep_from_isometry(deep, jax.random.split(k_deep, num_restarts), init.mapping, x, y)
+        return _deep_result(deep, out, x, y, method)
+    if method in ("gromov_wasserstein", "gw_then_hyperbolic"):
         plan, log_plan, cost = _gromov_wasserstein(
             x,
             y,
@@ -770,7 +967,10 @@ def align(
             sinkhorn_threshold=sinkhorn_threshold,
             sinkhorn_max_iterations=gw_sinkhorn_max_iterations,
         )
-        _check_restarts(jnp.reshape(cost, (1,)), log_plan[None], method)
+        _check_restarts(jnp.reshape(cost, (1,)), log_plan[None], "gromov_wasserstein")
+        if deep is not None:
+            out = _deep_from_plan(deep, jax.random.split(key, num_restarts), x, y, plan)
+            return _deep_result(deep, out, x, y, method)
         return AlignmentResult(
             plan=plan,
             log_plan=log_plan,
@@ -784,7 +984,6 @@ def align(
 
     if key is None:
         raise ValueError(f"key (a PRNG key) is required for method {method!r}")
-    check_key(key, "key")
     cost_fn = PoincareCost(c, power) if method == "hyperbolic_ot" else costs.SqEuclidean()
     solver = RegistrationSolver(
         num_iters=num_iters,
@@ -803,6 +1002,10 @@ def align(
         restart_subsample=restart_subsample,
         center=center,
     )
+    if deep is not None:
+        k_deep = jax.random.fold_in(key, 1)
+        out = _deep_from_isometry(deep, jax.random.split(k_deep, num_restarts), mapping, x, y)
+        return _deep_result(deep, out, x, y, method)
     return AlignmentResult(
         plan=plan,
         log_plan=log_plan,
