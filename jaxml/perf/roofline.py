@@ -201,7 +201,18 @@ def peak_programs(matmul_n: int = 2048, copy_mib: int = 256) -> dict[str, tuple[
 def peaks_from_times(
     times: dict[str, dict[str, Any]], matmul_n: int = 2048, copy_mib: int = 256
 ) -> MachinePeaks:
-    """:class:`MachinePeaks` from the fastest rounds of :func:`peak_programs` in ``times``."""
+    """:class:`MachinePeaks` from the fastest rounds of :func:`peak_programs` in ``times``.
+
+    Raises:
+        ValueError: ``times`` lacks the ``peak_matmul`` / ``peak_copy`` programs.
+    """
+    if not isinstance(times, dict) or not {"peak_matmul", "peak_copy"} <= set(times):
+        raise ValueError(
+            "times must come from interleaved_times over programs that include peak_programs() "
+            "(keys 'peak_matmul' and 'peak_copy')"
+        )
+    matmul_n = check_int(matmul_n, "matmul_n", minimum=8)
+    copy_mib = check_int(copy_mib, "copy_mib", minimum=1)
     mm = times["peak_matmul"]["min_seconds_per_call"]
     cp = times["peak_copy"]["min_seconds_per_call"]
     return MachinePeaks(

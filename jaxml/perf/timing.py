@@ -74,6 +74,18 @@ def interleaved_times(
 
 
 def paired_ratio(times: dict[str, dict[str, Any]], num: str, den: str) -> float:
-    """Median over repeats of ``num``'s time over ``den``'s time in the same round."""
+    """Median over repeats of ``num``'s time over ``den``'s time in the same round.
+
+    Raises:
+        TypeError: ``times`` is not the dict :func:`interleaved_times` returns.
+        ValueError: ``num`` or ``den`` is not one of its programs.
+    """
+    if not isinstance(times, dict) or not all(
+        isinstance(v, dict) and "per_repeat" in v for v in times.values()
+    ):
+        raise TypeError("times must be the dict interleaved_times returns")
+    for arg, name in (("num", num), ("den", den)):
+        if name not in times:
+            raise ValueError(f"{arg} must be one of the timed programs {sorted(times)}: {name!r}")
     a, b = times[num]["per_repeat"], times[den]["per_repeat"]
     return statistics.median(x / y for x, y in zip(a, b, strict=True))

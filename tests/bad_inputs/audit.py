@@ -29,6 +29,7 @@ PACKAGES = (
     "opinions",
     "tune",
     "compress",
+    "perf",
 )
 
 
