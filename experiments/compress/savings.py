@@ -217,7 +217,7 @@ def plot(table: dict, config: Config, path: Path) -> None:
         ax.bar(labels, red, color=["C2" if d <= 100 * config.bound else "C3" for d in drop])
         for i, k in enumerate(labels):
             g = m["schemes"][k]["throughput_gain"]
-            text = f"{red[i]:.1f}x\n-{drop[i]:.1f} pt" + (f"\n{g:.2f}x speed" if g else "")
+            text = f"{red[i]:.1f}x\n{-drop[i]:+.1f} pt acc" + (f"\n{g:.2f}x speed" if g else "")
             ax.annotate(text, (i, red[i]), ha="center", va="bottom", fontsize=8)
         ax.set(
             ylabel="bytes reduction vs dense float32 file",
@@ -225,6 +225,7 @@ def plot(table: dict, config: Config, path: Path) -> None:
             title=f"digits {name} (dense acc {m['dense_test_accuracy']:.3f}); green: drop <= "
             f"{config.bound * 100:.0f} pt",
         )
+        ax.set_ylim(top=max(red) * 1.8)
         ax.tick_params(axis="x", labelrotation=20, labelsize=8)
     save_figure(fig, path)
 
