@@ -10,13 +10,20 @@ NeurIPS 2017) and gyrovector operations (Ganea et al., NeurIPS 2018).
   :func:`reconstruction_metrics`: Poincare embeddings.
 * :func:`align`: hyperbolic OT, Euclidean Wasserstein-Procrustes, Gromov-Wasserstein (an eager
   driver over the pure, jit/vmap-able :class:`RegistrationSolver` on an :class:`AlignmentProblem`).
+* :class:`MobiusLinear`, :class:`HyperbolicMLP`, :func:`riemannian_adam`: hyperbolic layers
+  (Ganea et al. 2018) and Riemannian Adam (Becigneul & Ganea 2019).
+* ``align(..., registration="mlp")``, ``method="gw_then_hyperbolic"``, :class:`DeepRegistration`,
+  :func:`register_from_isometry`, :func:`register_from_plan`: deep registration trained with OT;
+  :func:`compare_methods`: every column of the matching figures on one pair of sets.
 * :func:`precision_at_k`, :func:`match_by_lemmas`, ...: evaluation and ground truth.
 * :func:`synthetic_hierarchy`, :func:`wordnet_hierarchy`, ...: hierarchy sources.
 """
 
 from jaxml.hyperbolic import poincare
 from jaxml.hyperbolic.alignment import (
+    COLUMNS,
     METHODS,
+    REGISTRATIONS,
     AlignmentProblem,
     AlignmentResult,
     EuclideanMap,
@@ -25,6 +32,7 @@ from jaxml.hyperbolic.alignment import (
     align,
     align_precision,
     apply_map,
+    compare_methods,
     pairwise_cost,
 )
 from jaxml.hyperbolic.cost import PoincareCost
@@ -61,28 +69,44 @@ from jaxml.hyperbolic.matching import (
     precision_at_k,
     true_match_from_permutation,
 )
+from jaxml.hyperbolic.nn import HyperbolicMLP, MobiusLinear, mobius_linear, mobius_pointwise
+from jaxml.hyperbolic.radam import RiemannianAdamState, riemannian_adam
 from jaxml.hyperbolic.reconstruction import ReconstructionMetrics, reconstruction_metrics
+from jaxml.hyperbolic.registration import (
+    DeepMap,
+    DeepRegistration,
+    register_from_isometry,
+    register_from_plan,
+)
 from jaxml.hyperbolic.rsgd import RiemannianSGDState, riemannian_sgd
 
 __all__ = [
+    "COLUMNS",
     "METHODS",
     "NEGATIVE_MODES",
+    "REGISTRATIONS",
     "AlignmentProblem",
     "AlignmentResult",
+    "DeepMap",
+    "DeepRegistration",
     "EuclideanMap",
     "HierarchyData",
+    "HyperbolicMLP",
     "Isometry",
+    "MobiusLinear",
     "PoincareCost",
     "PoincareTrainState",
     "ReconstructionMetrics",
     "RegistrationSolver",
     "RegistrationState",
+    "RiemannianAdamState",
     "RiemannianSGDState",
     "TrainingResult",
     "align",
     "align_precision",
     "apply_isometry",
     "apply_map",
+    "compare_methods",
     "compose_isometries",
     "fit_isometry",
     "identity_isometry",
@@ -90,6 +114,8 @@ __all__ = [
     "make_poincare_trainer",
     "match_by_keys",
     "match_by_lemmas",
+    "mobius_linear",
+    "mobius_pointwise",
     "noisy_isometric_copy",
     "pairwise_cost",
     "permute_hierarchy",
@@ -99,7 +125,10 @@ __all__ = [
     "random_isometry",
     "random_rotation",
     "reconstruction_metrics",
+    "register_from_isometry",
+    "register_from_plan",
     "remove_edges",
+    "riemannian_adam",
     "riemannian_sgd",
     "synthetic_hierarchy",
     "train_poincare_embeddings",

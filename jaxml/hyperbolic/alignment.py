@@ -81,7 +81,12 @@ from jaxml._validation import (
 from jaxml.hyperbolic import poincare
 from jaxml.hyperbolic._checks import check_curvature, check_point_set, check_points
 from jaxml.hyperbolic.cost import PoincareCost
-from jaxml.hyperbolic.isometry import Isometry, apply_isometry, compose_isometries
+from jaxml.hyperbolic.isometry import (
+    Isometry,
+    apply_isometry,
+    compose_isometries,
+    fit_isometry,
+)
 from jaxml.hyperbolic.matching import precision_at_k
 from jaxml.hyperbolic.registration import (
     DeepMap,
@@ -96,11 +101,14 @@ __all__ = [
     "REGISTRATIONS",
     "AlignmentProblem",
     "AlignmentResult",
+    "COLUMNS",
     "EuclideanMap",
     "RegistrationSolver",
     "RegistrationState",
     "align",
+    "align_precision",
     "apply_map",
+    "compare_methods",
     "pairwise_cost",
 ]
 
@@ -1039,3 +1047,109 @@ def align_precision(
     res = align(x, y, method, key=jax.random.key(seed), **align_kwargs)
     out = {f"p_at_{k}": float(precision_at_k(res.log_plan, true_match, k)) for k in ks}
     return {**out, "seconds": time.perf_counter() - t0}
+
+
+COLUMNS = (
+    "euclidean_procrustes",
+    "gromov_wasserstein",
+    "hyperbolic_ot",
+    "oracle_isometry",
+    "deep_hot",
+    "gw_then_hot",
+)
+
+
+def compare_methods(
+    x: ArrayLike,
+    y: ArrayLike,
+    true_match: ArrayLike,
+    seed: int,
+    ks: tuple[int, ...] = (1, 10),
+    columns: tuple[str, ...] = COLUMNS,
+    deep_kwargs: dict | None = None,
+    **align_kwargs,
+) -> dict[str, dict]:
+    """Scores every column of :data:`COLUMNS` on one pair of sets (host-side driver).
+
+    ``"deep_hot"`` is ``align(..., "hyperbolic_ot", registration="mlp")`` started from the
+    ``"hyperbolic_ot"`` (isometry) result, ``"gw_then_hot"`` is ``"gw_then_hyperbolic"`` started
+    from the ``"gromov_wasserstein"`` result: each stage runs once and a pipeline's ``seconds``
+    is the sum of its stages. ``"oracle_isometry"`` fits the isometry WITH the true pairs
+    (:func:`~jaxml.hyperbolic.fit_isometry`) and ranks by distance: an upper bound for any
+    isometry-based matcher. A deep registration whose restarts all diverge is reported as
+    ``{"diverged": True, "error": ...}`` with NaN precisions, never scored.
+
+    Args:
+        x: ``[n, d]``; y: ``[m, d]``; true_match: ``[n]`` (-1 where unknown).
+        seed: alignment seed (``jax.random.key(seed)``).
+        ks: the precision@k to report.
+        columns: a subset of :data:`COLUMNS`.
+        deep_kwargs: extra :func:`align` arguments of the two deep columns.
+        **align_kwargs: :func:`align` arguments shared by every method.
+
+    Returns:
+        ``{column: {"p_at_<k>": float, ..., "seconds": float, "diverged": bool}}``.
+    """
+    seed = check_int(seed, "seed", minimum=0)
+    for col in columns:
+        check_choice(col, "columns", COLUMNS)
+    truth = np.asarray(true_match)
+    deep_kwargs = dict(deep_kwargs or {})
+    key = jax.random.key(seed)
+    out, cache = {}, {}
+
+    def score(log_plan, seconds):
+        row = {f"p_at_{k}": float(precision_at_k(log_plan, truth, k)) for k in ks}
+        return {**row, "seconds": seconds, "diverged": False}
+
+    def timed(method, **kw):
+        t0 = time.perf_counter()
+        res = align(x, y, method, **kw)
+        jax.block_until_ready(res.log_plan)
+        return res, time.perf_counter() - t0
+
+    needs = {
+        "hyperbolic_ot": ("hyperbolic_ot", "deep_hot"),
+        "gromov_wasserstein": ("gromov_wasserstein", "gw_then_hot"),
+    }
+    for base, users in needs.items():
+        if any(u in columns for u in users):
+            kw = dict(align_kwargs, key=key) if base == "hyperbolic_ot" else dict(align_kwargs)
+            if base == "gromov_wasserstein":
+                kw.pop("num_restarts", None)
+                kw.pop("num_iters", None)
+                kw.pop("restart_subsample", None)
+            cache[base] = timed(base, **kw)
+    if "euclidean_procrustes" in columns:
+        kw = {k: v for k, v in align_kwargs.items() if k != "gw_iterations"}
+        res, sec = timed("euclidean_procrustes", key=key, **kw)
+        out["euclidean_procrustes"] = score(res.log_plan, sec)
+    for base in ("gromov_wasserstein", "hyperbolic_ot"):
+        if base in columns:
+            out[base] = score(cache[base][0].log_plan, cache[base][1])
+    if "oracle_isometry" in columns:
+        t0 = time.perf_counter()
+        xa, ya = jnp.asarray(x), jnp.asarray(y)
+        known = truth >= 0
+        iso = fit_isometry(xa[known], ya[truth[known]], align_kwargs.get("c", 1.0))
+        scores = -poincare.pairwise_distance(apply_isometry(iso, xa), ya)
+        out["oracle_isometry"] = score(scores, time.perf_counter() - t0)
+    for col, method, base in (
+        ("deep_hot", "hyperbolic_ot", "hyperbolic_ot"),
+        ("gw_then_hot", "gw_then_hyperbolic", "gromov_wasserstein"),
+    ):
+        if col not in columns:
+            continue
+        kw = {
+            k: v
+            for k, v in align_kwargs.items()
+            if k not in ("gw_iterations", "num_iters", "restart_subsample")
+        }
+        kw.update(deep_kwargs)
+        try:
+            res, sec = timed(method, key=key, registration="mlp", init=cache[base][0], **kw)
+            out[col] = score(res.log_plan, sec + cache[base][1])
+        except RuntimeError as e:  # every restart diverged: reported, not scored
+            nan = {f"p_at_{k}": float("nan") for k in ks}
+            out[col] = {**nan, "seconds": float("nan"), "diverged": True, "error": str(e)}
+    return {col: out[col] for col in columns}

@@ -8,9 +8,8 @@
   points of the ball: optimize them with :func:`~jaxml.hyperbolic.radam.riemannian_adam` (they
   are the leaves named ``"bias"``, see :func:`ball_param_labels`), the kernels with ``optax.adam``.
 
-Every function maps over leading axes: points are ``[..., d]``. Inputs are not validated here
-(the layers are meant to be traced); the callers (:func:`~jaxml.hyperbolic.alignment.align`)
-check their point sets once.
+Every function maps over leading axes: points are ``[..., d]``. Shapes are always checked; the
+values (points inside the ball) only for concrete inputs, so the layers trace under jit/vmap.
 """
 
 from __future__ import annotations
@@ -21,7 +20,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxml._validation import check_array, check_callable
 from jaxml.hyperbolic import poincare
+from jaxml.hyperbolic._checks import check_curvature, check_points
 
 __all__ = [
     "HyperbolicMLP",
@@ -46,6 +47,15 @@ def mobius_linear(
     Returns:
         ``[..., k]`` points of the ``k``-dimensional ball.
     """
+    check_curvature(c)
+    shape = check_points(x, "x", c)
+    kshape = check_array(kernel, "kernel", ndim=2, dtype="real")
+    if kshape[0] != shape[-1]:
+        raise ValueError(f"kernel must be [d, k] with d = x.shape[-1] = {shape[-1]}; got {kshape}")
+    if bias is not None:
+        check_points(bias, "bias", c)
+        if tuple(jnp.shape(bias)) != (kshape[1],):
+            raise ValueError(f"bias must be [k] = ({kshape[1]},); got {tuple(jnp.shape(bias))}")
     out = poincare.expmap0(poincare.logmap0(x, c) @ kernel, c)
     if bias is not None:
         out = poincare.mobius_add(jnp.broadcast_to(bias, out.shape), out, c)
@@ -60,6 +70,9 @@ def mobius_pointwise(fn: Callable[[jax.Array], jax.Array], x: jax.Array, c: floa
         x: ``[..., d]`` points.
         c: curvature magnitude.
     """
+    check_callable(fn, "fn")
+    check_curvature(c)
+    check_points(x, "x", c)
     return poincare.expmap0(fn(poincare.logmap0(x, c)), c)
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from experiments.harness import make_config, read_json
 from experiments.hyperbolic import poincare_embeddings, synthetic_matching, wordnet_matching
-from jaxml.hyperbolic import METHODS
+from jaxml.hyperbolic import COLUMNS
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -46,27 +46,28 @@ def test_poincare_embeddings_rule_fails_on_each_condition(overrides, reason):
 
 
 # ---------------------------------------------------------------------------------------------
-# wordnet_matching.summarize: >= 3 seeds; every fraction: hyperbolic OT mean P@1 >= 0.1, >= the
-# Euclidean mean + 0.05, above Euclidean on every seed, >= 0.5 x its mean with nothing removed.
+# wordnet_matching.summarize: >= 3 seeds, no divergence; every fraction: deep HOT mean P@1 and
+# P@10 >= 0.02 above isometric HOT's and Euclidean's, P@1 above both on every seed; GW-then-HOT
+# mean P@1 >= GW + 0.02.
 
-_WORDNET_P1 = {
-    "removed_0": {"hyperbolic_ot": [0.30, 0.32, 0.28], "euclidean_procrustes": [0.02, 0.03, 0.01]},
-    "removed_0.1": {"hyperbolic_ot": [0.25, 0.26, 0.24], "euclidean_procrustes": [0.02] * 3},
-    "removed_0.3": {"hyperbolic_ot": [0.16, 0.17, 0.15], "euclidean_procrustes": [0.01] * 3},
+_BASE = {"p_at_1": [0.05, 0.06, 0.04], "p_at_10": [0.2, 0.25, 0.22]}
+_GOOD = {
+    "deep_hot": {"p_at_1": [0.30, 0.32, 0.28], "p_at_10": [0.6, 0.62, 0.58]},
+    "gromov_wasserstein": {"p_at_1": [0.18, 0.17, 0.19], "p_at_10": [0.5, 0.5, 0.5]},
+    "gw_then_hot": {"p_at_1": [0.25, 0.24, 0.26], "p_at_10": [0.6, 0.6, 0.6]},
 }
 
 
 def _wordnet_metrics(change=None, seeds=(0, 1, 2)):
-    p1 = copy.deepcopy(_WORDNET_P1)
-    if change is not None:
-        tag, method, values = change
-        p1[tag][method] = values
     results = {}
-    for tag, row in p1.items():
-        results[tag] = {
-            method: {"p_at_1": row.get(method, [0.05, 0.06, 0.04]), "p_at_10": [0.5, 0.6, 0.55]}
-            for method in METHODS
-        }
+    for tag in ("removed_0", "removed_0.3"):
+        results[tag] = {}
+        for col in COLUMNS:
+            row = copy.deepcopy(_GOOD.get(col, _BASE))
+            row.update(seconds=[1.0, 1.1, 0.9], diverged=[False] * 3)
+            if change is not None and change[:2] == (tag, col):
+                row.update(change[2])
+            results[tag][col] = row
     return {
         "seeds": list(seeds),
         "num_ground_truth_pairs": 1161,
@@ -81,8 +82,8 @@ def test_wordnet_matching_rule_passes():
     assert summary.matches is True, summary.verdict
     assert summary.verdict.startswith("holds")
     assert isinstance(summary.thresholds, dict) and summary.thresholds
-    assert summary.numbers["removed_0.3: hyperbolic_ot P@1, mean +- std [min, max]"] == (
-        "0.160 +- 0.008 [0.150, 0.170]"
+    assert summary.numbers["removed_0.3: deep_hot P@1, mean +- std [min, max]"] == (
+        "0.300 +- 0.016 [0.280, 0.320]"
     )
 
 
@@ -90,29 +91,32 @@ def test_wordnet_matching_rule_passes():
     ("change", "seeds", "reason"),
     [
         (None, (0, 1), "only 2 seed(s)"),
-        # mean 0.09 < 0.1 at the reference fraction (still 0.07 above Euclidean on every seed).
         (
-            ("removed_0", "hyperbolic_ot", [0.09, 0.10, 0.08]),
+            ("removed_0", "deep_hot", {"diverged": [False, True, False]}),
             (0, 1, 2),
-            "removed_0: hyperbolic OT mean P@1 0.090 < 0.1",
+            "removed_0: 1 deep registration(s) diverged",
         ),
-        # Euclidean mean 0.21: hyperbolic OT's 0.25 is ahead on every seed, by less than 0.05.
+        # isometric HOT mean P@1 0.29: deep HOT (0.30) above it on every seed, by < 0.02.
         (
-            ("removed_0.1", "euclidean_procrustes", [0.22, 0.21, 0.20]),
+            ("removed_0.3", "hyperbolic_ot", {"p_at_1": [0.29, 0.30, 0.27]}),
             (0, 1, 2),
-            "removed_0.1: hyperbolic OT mean P@1 0.250 < Euclidean 0.210 + 0.05",
+            "removed_0.3: deep HOT mean p_at_1 0.300 < hyperbolic_ot 0.287 + 0.02",
         ),
-        # Euclidean ahead on one seed only (means still 0.25 vs 0.097).
         (
-            ("removed_0.1", "euclidean_procrustes", [0.02, 0.02, 0.25]),
+            ("removed_0", "euclidean_procrustes", {"p_at_10": [0.6, 0.6, 0.6]}),
             (0, 1, 2),
-            "removed_0.1: hyperbolic OT not above Euclidean on every seed",
+            "removed_0: deep HOT mean p_at_10 0.600 < euclidean_procrustes 0.600 + 0.02",
         ),
-        # 0.12 >= 0.1 but < 0.5 x 0.30 (graceful degradation).
+        # Euclidean ahead on one seed (means 0.30 vs 0.13).
         (
-            ("removed_0.3", "hyperbolic_ot", [0.12, 0.13, 0.11]),
+            ("removed_0", "euclidean_procrustes", {"p_at_1": [0.05, 0.05, 0.29]}),
             (0, 1, 2),
-            "removed_0.3: hyperbolic OT mean P@1 0.120 < 0.5 x 0.300",
+            "removed_0: deep HOT P@1 not above euclidean_procrustes on every seed",
+        ),
+        (
+            ("removed_0.3", "gw_then_hot", {"p_at_1": [0.19, 0.18, 0.20]}),
+            (0, 1, 2),
+            "removed_0.3: GW-then-HOT mean P@1 0.190 < GW 0.180 + 0.02",
         ),
     ],
 )
@@ -123,38 +127,34 @@ def test_wordnet_matching_rule_fails_on_each_condition(change, seeds, reason):
     assert summary.thresholds
 
 
-def test_wordnet_matching_rule_needs_the_no_removal_reference():
-    metrics = _wordnet_metrics()
-    del metrics["results"]["removed_0"]
-    summary = wordnet_matching.summarize(metrics)
-    assert summary.matches is False and "no run with 0% of the relations removed" in (
-        summary.verdict
-    )
-
-
 # ---------------------------------------------------------------------------------------------
 # synthetic_matching.summarize: >= 3 seeds; every size: isometry: hyperbolic OT mean >= 0.9,
-# worst seed >= 0.8, Euclidean mean <= 0.5; independent: hyperbolic OT mean >= 0.1, >= the
-# Euclidean mean + 0.05, above Euclidean on every seed.
+# worst seed >= 0.8, Euclidean mean <= 0.5; independent: deep HOT mean P@1 and P@10 >= 0.02
+# above isometric HOT and Euclidean, P@1 above both on every seed, no divergence.
 
-_SYNTHETIC_P1 = {
-    "isometry": {"hyperbolic_ot": [1.0, 0.98, 0.95], "euclidean_procrustes": [0.2, 0.3, 0.1]},
+_SYNTHETIC = {
+    "isometry": {
+        "hyperbolic_ot": {"p_at_1": [1.0, 0.98, 0.95]},
+        "euclidean_procrustes": {"p_at_1": [0.2, 0.3, 0.1]},
+    },
     "independent": {
-        "hyperbolic_ot": [0.40, 0.50, 0.45],
-        "euclidean_procrustes": [0.01, 0.02, 0.03],
+        "deep_hot": {"p_at_1": [0.40, 0.50, 0.45], "p_at_10": [0.9, 0.95, 1.0]},
+        "hyperbolic_ot": {"p_at_1": [0.05, 0.06, 0.04]},
+        "euclidean_procrustes": {"p_at_1": [0.01, 0.02, 0.03]},
     },
 }
 
 
 def _synthetic_metrics(change=None, seeds=(0, 1, 2), sizes=(50, 100)):
     table = {}
-    for setting, row in _SYNTHETIC_P1.items():
+    for setting, rows in _SYNTHETIC.items():
         for n in sizes:
-            for method in (*METHODS, "oracle_isometry"):
-                p1 = row.get(method, [0.6, 0.7, 0.65])
+            for method in synthetic_matching.SETTING_COLUMNS[setting]:
+                row = {"p_at_1": [0.6, 0.7, 0.65], "p_at_10": [0.8, 0.85, 0.8]}
+                row.update(seconds=[1.0] * 3, diverged=[False] * 3, **rows.get(method, {}))
                 if change is not None and change[:3] == (setting, n, method):
-                    p1 = change[3]
-                table[f"{setting}/n={n}/{method}"] = {"p_at_1": p1, "p_at_10": [0.9, 0.95, 1.0]}
+                    row.update(change[3])
+                table[f"{setting}/n={n}/{method}"] = row
             if setting == "independent":
                 table[f"{setting}/n={n}/orbit_bound"] = [0.8, 0.85, 0.82]
     return {"seeds": list(seeds), "table": table}
@@ -175,34 +175,39 @@ def test_synthetic_matching_rule_passes():
     [
         (None, (0, 1), "only 2 seed(s)"),
         (
-            ("isometry", 100, "hyperbolic_ot", [0.85, 0.85, 0.88]),
+            ("isometry", 100, "hyperbolic_ot", {"p_at_1": [0.85, 0.85, 0.88]}),
             (0, 1, 2),
             "isometry, n=100: hyperbolic OT mean P@1 0.86 < 0.9",
         ),
         (
-            ("isometry", 100, "hyperbolic_ot", [1.0, 1.0, 0.75]),
+            ("isometry", 100, "hyperbolic_ot", {"p_at_1": [1.0, 1.0, 0.75]}),
             (0, 1, 2),
             "isometry, n=100: hyperbolic OT worst seed P@1 0.75 < 0.8",
         ),
         (
-            ("isometry", 50, "euclidean_procrustes", [0.6, 0.5, 0.55]),
+            ("isometry", 50, "euclidean_procrustes", {"p_at_1": [0.6, 0.5, 0.55]}),
             (0, 1, 2),
             "isometry, n=50: Euclidean mean P@1 0.55 > 0.5",
         ),
         (
-            ("independent", 100, "hyperbolic_ot", [0.09, 0.08, 0.10]),
+            ("independent", 100, "deep_hot", {"diverged": [True, False, False]}),
             (0, 1, 2),
-            "independent, n=100: hyperbolic OT mean P@1 0.09 < 0.1",
+            "independent, n=100: 1 deep registration(s) diverged",
         ),
         (
-            ("independent", 50, "euclidean_procrustes", [0.38, 0.44, 0.42]),
+            ("independent", 50, "hyperbolic_ot", {"p_at_1": [0.39, 0.47, 0.44]}),
             (0, 1, 2),
-            "independent, n=50: hyperbolic OT mean P@1 0.45 < Euclidean 0.41 + 0.05",
+            "independent, n=50: deep HOT mean p_at_1 0.45 < hyperbolic_ot 0.43 + 0.02",
         ),
         (
-            ("independent", 100, "euclidean_procrustes", [0.01, 0.02, 0.46]),
+            ("independent", 50, "euclidean_procrustes", {"p_at_10": [0.95, 0.95, 0.95]}),
             (0, 1, 2),
-            "independent, n=100: hyperbolic OT not above Euclidean on every seed",
+            "independent, n=50: deep HOT mean p_at_10 0.95 < euclidean_procrustes 0.95 + 0.02",
+        ),
+        (
+            ("independent", 100, "euclidean_procrustes", {"p_at_1": [0.01, 0.02, 0.46]}),
+            (0, 1, 2),
+            "independent, n=100: deep HOT P@1 not above euclidean_procrustes on every seed",
         ),
     ],
 )
@@ -239,9 +244,9 @@ def test_synthetic_matching_tiny(tmp_path):
     assert (tmp_path / "p_at_1.png").read_bytes()[:8] == PNG_MAGIC
     (row,) = metrics["rows"]
     for setting in synthetic_matching.SETTINGS:
-        for method in METHODS:
+        for method in synthetic_matching.SETTING_COLUMNS[setting]:
             p1, p10 = row[setting][method]["p_at_1"], row[setting][method]["p_at_10"]
-            assert 0.0 <= p1 <= p10 <= 1.0
+            assert 0.0 <= p1 <= p10 <= 1.0 and not row[setting][method]["diverged"]
     # Even at this size the isometric copy is recovered by hyperbolic OT.
     assert row["isometry"]["hyperbolic_ot"]["p_at_1"] >= 0.9
     assert metrics["table"]["isometry/n=39/hyperbolic_ot"]["p_at_1"] == [
@@ -258,9 +263,9 @@ def test_wordnet_matching_tiny(tmp_path):
     assert metrics["num_ground_truth_pairs"] == 39  # every monkey synset has a 3.3 twin
     row = metrics["results"]["removed_0.1"]
     assert row["embedding"]["relations"] == int(np.round(0.9 * 94))
-    for method in METHODS:
+    for method in COLUMNS:
         (p1,), (p10,) = row[method]["p_at_1"], row[method]["p_at_10"]
         assert 0.0 <= p1 <= p10 <= 1.0
+        assert row[method]["seconds"][0] > 0
     summary = wordnet_matching.summarize(metrics)
     assert summary.matches is False and "only 1 seed(s)" in summary.verdict
-    assert "no run with 0% of the relations removed" in summary.verdict
