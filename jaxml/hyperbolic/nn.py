@@ -20,7 +20,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jaxml._validation import check_array, check_callable
+from jaxml._validation import check_array, check_bool, check_callable, check_int
 from jaxml.hyperbolic import poincare
 from jaxml.hyperbolic._checks import check_curvature, check_points
 
@@ -93,6 +93,12 @@ class MobiusLinear(nn.Module):
     kernel_init: Callable = nn.initializers.lecun_normal()
     bias_init: Callable = nn.initializers.zeros
 
+    def __post_init__(self):
+        check_int(self.features, "features", minimum=1)
+        check_curvature(self.c)
+        check_bool(self.use_bias, "use_bias")
+        super().__post_init__()
+
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         kernel = self.param("kernel", self.kernel_init, (x.shape[-1], self.features), x.dtype)
@@ -121,6 +127,17 @@ class HyperbolicMLP(nn.Module):
     activation: Callable = jnp.tanh
     kernel_init: Callable = nn.initializers.lecun_normal()
     last_kernel_init: Callable | None = None
+
+    def __post_init__(self):
+        if isinstance(self.features, str | bytes) or not hasattr(self.features, "__len__"):
+            raise TypeError(f"features must be a sequence of ints; got {self.features!r}")
+        if len(self.features) < 1:
+            raise ValueError("features must name at least one layer; got ()")
+        for k in self.features:
+            check_int(k, "features", minimum=1)
+        check_curvature(self.c)
+        check_callable(self.activation, "activation")
+        super().__post_init__()
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:

@@ -33,8 +33,16 @@ from ott.geometry import geometry
 from ott.problems.linear import linear_problem
 from ott.solvers.linear import sinkhorn
 
-from jaxml._validation import check_choice, check_int, check_positive, check_scalar
+from jaxml._validation import (
+    check_array,
+    check_choice,
+    check_int,
+    check_key,
+    check_positive,
+    check_scalar,
+)
 from jaxml.hyperbolic import poincare
+from jaxml.hyperbolic._checks import check_points
 from jaxml.hyperbolic.isometry import Isometry, compose_isometries
 from jaxml.hyperbolic.nn import HyperbolicMLP, ball_param_labels
 from jaxml.hyperbolic.radam import riemannian_adam
@@ -274,6 +282,30 @@ class DeepRestarts(NamedTuple):
     fit_loss: jax.Array
 
 
+def _check_inputs(reg, keys, x, y, isometry=None, plan=None):
+    """Shape and type checks (trace-safe; values are checked by the eager driver ``align``)."""
+    if not isinstance(reg, DeepRegistration):
+        raise TypeError(f"reg must be a DeepRegistration; got {type(reg).__name__}")
+    check_key(keys, "keys")
+    if jnp.ndim(keys) != 1:
+        raise ValueError(f"keys must be a 1-D array of PRNG keys [R]; got shape {jnp.shape(keys)}")
+    shape = check_points(x, "x", reg.c)
+    if len(shape) != 2:
+        raise ValueError(f"x must be [n, d]; got shape {shape}")
+    n, d = shape
+    if jnp.ndim(y) != 2 or jnp.shape(y)[1] != d:
+        raise ValueError(f"y must be [m, d] with d = {d}; got shape {jnp.shape(y)}")
+    check_points(y, "y", reg.c)
+    if reg.hidden < d:
+        raise ValueError(f"reg.hidden must be >= d = {d} for an invertible map; got {reg.hidden}")
+    if isometry is not None and not isinstance(isometry, Isometry):
+        raise TypeError(f"isometry must be an Isometry; got {type(isometry).__name__}")
+    if isometry is not None and jnp.shape(isometry.rotation) != (d, d):
+        raise ValueError(f"isometry acts on {jnp.shape(isometry.rotation)}, x has d = {d}")
+    if plan is not None:
+        check_array(plan, "plan", shape=(n, jnp.shape(y)[0]), dtype="real")
+
+
 def _restarts(reg: DeepRegistration, keys, isometry, x, y, targets):
     z = poincare.mobius_add(isometry.translation, x @ isometry.rotation.T, reg.c)
     scale = jnp.maximum(jnp.std(reg._cost(z, y)), jnp.finfo(x.dtype).tiny)
@@ -299,6 +331,7 @@ def register_from_isometry(
     Pure (jit it with ``reg`` static). Args: ``keys [R]``, ``isometry`` ``T``, ``x [n, d]``,
     ``y [m, d]``. The epsilons are relative to the std of ``C(T(x), y)``.
     """
+    _check_inputs(reg, keys, x, y, isometry=isometry)
     return _restarts(reg, keys, isometry, x, y, None)
 
 
@@ -311,6 +344,7 @@ def register_from_plan(
     (centroids + tangent Procrustes, as :func:`~jaxml.hyperbolic.fit_isometry`); each restart
     fits ``g`` to ``t`` (``fit_steps`` steps) and then runs :meth:`DeepRegistration.run`. Pure.
     """
+    _check_inputs(reg, keys, x, y, plan=plan)
     c = reg.c
     rows = jnp.maximum(jnp.sum(plan, axis=1, keepdims=True), jnp.finfo(plan.dtype).tiny)
     targets = barycentric_targets(plan / rows, y, c)

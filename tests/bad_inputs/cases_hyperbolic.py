@@ -22,6 +22,9 @@ _iso = h.Isometry(rotation=jnp.eye(2), translation=jnp.array([0.1, 0.0]))
 _tree = h.synthetic_hierarchy(0, num_nodes=6)
 
 
+_REG = h.DeepRegistration(hidden=2, num_outer=1, inner_steps=1)
+_KEYS = jax.random.split(jax.random.key(0), 2)
+_GW = h.align(_x, _y, "gromov_wasserstein", gw_iterations=1)
 _PTS = 0.3 * np.tanh(np.arange(12.0).reshape(6, 2) / 7.0 - 0.8)
 
 
@@ -494,6 +497,153 @@ CASES = [
             )
         ],
     ),
+    # ---- deep registration, hyperbolic layers, Riemannian Adam.
+    *_cases(
+        "align",
+        "registration",
+        [
+            ("unknown", lambda: _align(registration="deep")),
+            (
+                "mlp for Procrustes",
+                lambda: _align(method="euclidean_procrustes", registration="mlp"),
+            ),
+            (
+                "isometry for gw_then_hyperbolic",
+                lambda: _align(method="gw_then_hyperbolic", registration="isometry"),
+            ),
+        ],
+    ),
+    *_cases(
+        "align",
+        "hidden",
+        [("narrower than d", lambda: _align(registration="mlp", hidden=1))],
+    ),
+    *_cases("align", "deep_outer", [("0", lambda: _align(registration="mlp", deep_outer=0))]),
+    *_cases(
+        "align",
+        "deep_learning_rate",
+        [("-1", lambda: _align(registration="mlp", deep_learning_rate=-1.0))],
+    ),
+    *_cases(
+        "align",
+        "init",
+        [
+            ("not a result", lambda: _align(registration="mlp", init="gw")),
+            ("without mlp", lambda: _align(init=_GW)),
+            ("wrong method", lambda: _align(registration="mlp", init=_GW)),
+        ],
+    ),
+    *_cases(
+        "compare_methods",
+        "columns",
+        [("unknown", lambda: h.compare_methods(_x, _y, np.arange(3), 0, columns=("sinkhorn",)))],
+    ),
+    *_cases(
+        "compare_methods",
+        "seed",
+        [("-1", lambda: h.compare_methods(_x, _y, np.arange(3), -1))],
+    ),
+    *_cases(
+        "mobius_linear",
+        "x",
+        [
+            ("outside", lambda: h.mobius_linear(_out, jnp.eye(2))),
+            ("1.0", lambda: h.mobius_linear(1.0, jnp.eye(2))),
+        ],
+    ),
+    *_cases(
+        "mobius_linear",
+        "kernel",
+        [
+            ("wrong d", lambda: h.mobius_linear(_x, jnp.eye(3))),
+            ("1-D", lambda: h.mobius_linear(_x, jnp.ones(2))),
+        ],
+    ),
+    *_cases(
+        "mobius_linear",
+        "bias",
+        [("wrong k", lambda: h.mobius_linear(_x, jnp.eye(2), jnp.zeros(3)))],
+    ),
+    *_cases("mobius_linear", "c", [("0", lambda: h.mobius_linear(_x, jnp.eye(2), c=0.0))]),
+    *_cases(
+        "mobius_pointwise",
+        "fn",
+        [("not callable", lambda: h.mobius_pointwise("tanh", _x))],
+    ),
+    *_cases("mobius_pointwise", "x", [("outside", lambda: h.mobius_pointwise(jnp.tanh, _out))]),
+    *_cases(
+        "MobiusLinear",
+        "features",
+        [("0", lambda: h.MobiusLinear(0)), ("2.5", lambda: h.MobiusLinear(2.5))],
+    ),
+    *_cases("MobiusLinear", "c", [("-1", lambda: h.MobiusLinear(2, c=-1.0))]),
+    *_cases(
+        "HyperbolicMLP",
+        "features",
+        [
+            ("empty", lambda: h.HyperbolicMLP(())),
+            ("an int", lambda: h.HyperbolicMLP(4)),
+            ("0", lambda: h.HyperbolicMLP((4, 0))),
+        ],
+    ),
+    *_cases(
+        "HyperbolicMLP", "activation", [("None", lambda: h.HyperbolicMLP((4,), activation=None))]
+    ),
+    *_cases(
+        "riemannian_adam",
+        "learning_rate",
+        [("0", lambda: h.riemannian_adam(0.0)), ("NaN", lambda: h.riemannian_adam(NAN))],
+    ),
+    *_cases("riemannian_adam", "b1", [("1.0", lambda: h.riemannian_adam(0.1, b1=1.0))]),
+    *_cases("riemannian_adam", "c", [("0", lambda: h.riemannian_adam(0.1, c=0.0))]),
+    *_cases(
+        "DeepRegistration",
+        "hidden",
+        [("0", lambda: h.DeepRegistration(hidden=0))],
+    ),
+    *_cases(
+        "DeepRegistration",
+        "learning_rate",
+        [("-1", lambda: h.DeepRegistration(learning_rate=-1.0))],
+    ),
+    *_cases(
+        "DeepRegistration", "inner_loss", [("unknown", lambda: h.DeepRegistration(inner_loss="l2"))]
+    ),
+    *_cases(
+        "register_from_isometry",
+        "x",
+        [("outside", lambda: h.register_from_isometry(_REG, _KEYS, _iso, _out, _y))],
+    ),
+    *_cases(
+        "register_from_isometry",
+        "reg",
+        [("None", lambda: h.register_from_isometry(None, _KEYS, _iso, _x, _y))],
+    ),
+    *_cases(
+        "register_from_isometry",
+        "keys",
+        [("an int", lambda: h.register_from_isometry(_REG, 0, _iso, _x, _y))],
+    ),
+    *_cases(
+        "register_from_isometry",
+        "isometry",
+        [("a matrix", lambda: h.register_from_isometry(_REG, _KEYS, jnp.eye(2), _x, _y))],
+    ),
+    *_cases(
+        "register_from_plan",
+        "plan",
+        [("wrong shape", lambda: h.register_from_plan(_REG, _KEYS, _x, _y, jnp.ones((2, 3))))],
+    ),
+    *_cases(
+        "register_from_plan",
+        "y",
+        [
+            (
+                "other d",
+                lambda: h.register_from_plan(_REG, _KEYS, _x, jnp.zeros((3, 3)), jnp.ones((3, 3))),
+            )
+        ],
+    ),
 ]
 
 EXEMPT = {
@@ -506,4 +656,6 @@ EXEMPT = {
     F + "RegistrationState": "the solver's state NamedTuple, built by RegistrationSolver.init",
     F + "RiemannianSGDState": "the optimizer's state NamedTuple, built by init",
     F + "TrainingResult": "an output NamedTuple",
+    F + "DeepMap": "a NamedTuple container built by align; apply_map checks what it is applied to",
+    F + "RiemannianAdamState": "the optimizer's state NamedTuple, built by init",
 }
