@@ -9,6 +9,7 @@ from ott.geometry import costs
 
 from jaxml.hyperbolic import (
     AlignmentProblem,
+    DeepMap,
     PoincareCost,
     RegistrationSolver,
     align,
@@ -283,3 +284,33 @@ def test_solver_rejects_costs_it_cannot_register(solver_case):
         RegistrationSolver(num_iters=0)
     with pytest.raises(ValueError, match="anneal_fraction"):
         RegistrationSolver(anneal_fraction=1.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Deep registration (registration="mlp") and GW-then-HOT on the tiny isometric pair.
+
+DEEP = dict(num_restarts=2, deep_outer=3, deep_inner=3, hidden=4, deep_fit_steps=10)
+
+
+def test_deep_registration_keeps_an_exact_match_and_its_map_applies(isometric_pair):
+    x, y, truth, _ = isometric_pair
+    key = jax.random.key(0)
+    iso = align(x, y, "hyperbolic_ot", key=key, **FAST)
+    kw = {k: v for k, v in FAST.items() if k != "gw_iterations"}
+    deep = align(x, y, "hyperbolic_ot", key=key, registration="mlp", init=iso, **(kw | DEEP))
+    assert isinstance(deep.mapping, DeepMap) and deep.restart_costs.shape == (2,)
+    assert float(precision_at_k(deep.log_plan, truth, 1)) >= 0.9
+    np.testing.assert_allclose(
+        np.asarray(apply_map(deep.mapping, x)), np.asarray(deep.mapped_x), atol=1e-5
+    )
+    # The deep map starts at the isometry (g ~ 0) and stays near it on an exact copy.
+    moved = np.asarray(P.distance(deep.mapped_x, iso.mapped_x))
+    assert np.median(moved) < 0.3
+    gw = align(x, y, "gromov_wasserstein", **FAST)
+    piped = align(x, y, "gw_then_hyperbolic", key=key, init=gw, **(kw | DEEP))
+    assert piped.method == "gw_then_hyperbolic" and isinstance(piped.mapping, DeepMap)
+    assert float(precision_at_k(piped.log_plan, truth, 1)) >= 0.8
+    with pytest.raises(ValueError, match="hidden must be >= d = 3"):
+        align(x, y, "hyperbolic_ot", key=key, registration="mlp", hidden=2)
+    with pytest.raises(ValueError, match="init for method 'gw_then_hyperbolic'"):
+        align(x, y, "gw_then_hyperbolic", key=key, init=iso)
