@@ -247,6 +247,7 @@ def _plot(config, results, path):
         for k, method in enumerate(COLUMNS):
             stats = [seed_stats(results[t][method][k_name]) for t in tags]
             means = np.array([st["mean"] for st in stats])
+            sec = np.nanmean([results[t][method]["seconds"] for t in tags])
             lo = means - np.array([st["min"] for st in stats])
             hi = np.array([st["max"] for st in stats]) - means
             ax.bar(
@@ -256,15 +257,11 @@ def _plot(config, results, path):
                 yerr=[lo, hi],
                 capsize=3,
                 color=f"C{k}",
-                label=LABEL[method],
+                label=f"{LABEL[method]}, {sec:.1f} s",
             )
             for p, st in zip(pos + (k - 2.5) * width, stats, strict=True):
                 ax.annotate(
-                    f"{st['mean']:.2f}",
-                    (p, st["max"]),
-                    ha="center",
-                    va="bottom",
-                    fontsize=5,
+                    f"{st['mean']:.2f}", (p, st["max"]), ha="center", va="bottom", fontsize=5
                 )
         ax.set_xticks(
             pos,
@@ -275,7 +272,7 @@ def _plot(config, results, path):
             title=f"{'P@1' if k_name == 'p_at_1' else 'P@10'}: WordNet "
             f"{config.source_version} vs {config.target_version}, {config.root} (d = "
             f"{config.dim})",
-            ylabel=f"precision (mean, min-max bars, {len(config.seeds)} seeds)",
+            ylabel=f"precision (mean, min-max, {len(config.seeds)} seeds); legend: s/alignment",
         )
         ax.legend(fontsize=8)
     save_figure(fig, path)
