@@ -60,7 +60,7 @@ def bilevel(
     method: str = "neumann",
     num_terms: int = 5,
     alpha: float | None = None,
-    hvp_mode: str = "linearize",
+    hvp_mode: str = "rev_rev",
 ) -> Bilevel:
     """Builds the bilevel optimizer.
 
