@@ -66,8 +66,7 @@ CLAIM = (
     "does)."
 )
 REPO = Path(__file__).resolve().parents[2]
-# The verdict rests on wall-clock step times: the reproduce driver runs this figure alone.
-EXCLUSIVE = True
+EXCLUSIVE = True  # the verdict rests on wall-clock step times: reproduce runs this alone
 
 
 @dataclasses.dataclass(frozen=True)
