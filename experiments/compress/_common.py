@@ -1,11 +1,11 @@
 """Shared pieces of the compression figures: data, the trained dense model, resumable runs.
 
-Each (model, scheme, method) run is cached as one JSON record under ``workdir/runs/`` the moment
-it finishes, so a killed figure run started again with the same workdir skips what is done (the
-runs are seconds each, so per-run resume is the useful granularity here).
+Each (model, scheme, method) run is cached as one JSON record under ``workdir/ckpt/runs/``
+(``experiments.harness.cached_record``) the moment it finishes, so a killed figure run started
+again with the same workdir skips what is done (the runs are seconds each, so per-run resume is
+the useful granularity here).
 """
 
-import json
 from pathlib import Path
 from typing import NamedTuple
 
@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from experiments.harness import read_json, write_json_atomic
+from experiments.harness import cache_key, cached_record
 from jaxml.compress.classify import fit, recover
 from jaxml.data.digits import load_digits
 from jaxml.models import evaluate, make_classifier
@@ -107,14 +107,5 @@ def make_runner(config, t: Trained, make_scheme, method: str):
 
 def cached(workdir: Path, config, key: str, compute) -> dict:
     """``compute()``'s record, or the one saved by an earlier run of the same config."""
-    path = Path(workdir) / "runs" / f"{key}.json"
-    stamp = json.dumps(
-        {k: getattr(config, k) for k in config.__dataclass_fields__}, sort_keys=True, default=str
-    )
-    if path.is_file():
-        saved = read_json(path)
-        if saved.get("config") == stamp:
-            return saved["record"]
-    record = compute()
-    write_json_atomic(path, {"config": stamp, "record": record})
-    return record
+    stamp = cache_key(config={k: getattr(config, k) for k in config.__dataclass_fields__})
+    return cached_record(workdir, f"runs/{key}", stamp, compute)

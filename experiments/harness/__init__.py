@@ -2,6 +2,7 @@
 
 from experiments.harness.cache import (
     cache_key,
+    cached_record,
     format_stats,
     load_cached,
     save_cached,
@@ -28,6 +29,7 @@ from experiments.harness.runtime import (
 )
 
 __all__ = [
+    "cached_record",
     "seed_stats",
     "save_cached",
     "load_cached",

@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from experiments.harness.io import write_atomic
+from experiments.harness.io import read_json, write_atomic, write_json_atomic
 
 
 def cache_key(**fields) -> str:
@@ -39,6 +40,22 @@ def save_cached(workdir: Path, name: str, key: str, **arrays) -> None:
     path = Path(workdir) / "ckpt" / f"{name}.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, lambda f: np.savez(f, _key=np.asarray(key), **arrays), binary=True)
+
+
+def cached_record(workdir: Path, name: str, key: str, compute) -> Any:
+    """``compute()``'s JSON-able record, or the one saved under ``name`` for the same ``key``.
+
+    The record is written atomically to ``workdir/ckpt/<name>.json`` the moment it is computed,
+    so a killed figure made of many short runs (seconds each) resumes after the last one done.
+    """
+    path = Path(workdir) / "ckpt" / f"{name}.json"
+    if path.is_file():
+        saved = read_json(path)
+        if saved.get("_key") == key:
+            return saved["record"]
+    record = compute()
+    write_json_atomic(path, {"_key": key, "record": record})
+    return record
 
 
 def seed_stats(values) -> dict:

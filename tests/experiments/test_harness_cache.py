@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 
-from experiments.harness import cache_key, format_stats, load_cached, save_cached, seed_stats
+from experiments.harness import (
+    cache_key,
+    cached_record,
+    format_stats,
+    load_cached,
+    save_cached,
+    seed_stats,
+)
 
 
 def test_cache_round_trip_and_stale_key(tmp_path):
@@ -26,3 +33,16 @@ def test_seed_stats_against_numpy():
     assert format_stats(v, 2) == f"{np.mean(v):.2f} +- {np.std(v):.2f} [0.10, 0.40]"
     with pytest.raises(ValueError, match="at least one"):
         seed_stats([])
+
+
+def test_cached_record_computes_once_per_key(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"acc": 0.5, "n": len(calls)}
+
+    first = cached_record(tmp_path, "runs/a", "k1", compute)
+    assert cached_record(tmp_path, "runs/a", "k1", compute) == first == {"acc": 0.5, "n": 1}
+    assert cached_record(tmp_path, "runs/a", "k2", compute)["n"] == 2  # another key recomputes
+    assert len(calls) == 2
