@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from experiments.harness import read_json, write_json_atomic
 from experiments.harness.config import make_config
 from experiments.tune.compare_proposers import MIN_SEEDS, Config, run, summarize
 
@@ -47,6 +48,13 @@ def test_verdict_holds_only_when_ift_needs_fewer_steps_than_every_black_box_meth
         "fails 1 condition(s): IFT median steps 220 not < hyperband 200"
     )
     assert not summarize(_metrics(float("inf"))).matches  # IFT never reached the target
+
+
+def test_verdict_reads_metrics_json_where_inf_is_a_string(tmp_path):
+    # The report judges the figure from metrics.json, where a never-reached target is "inf".
+    path = write_json_atomic(tmp_path / "metrics.json", _metrics(float("inf")))
+    assert not summarize(read_json(path)).matches
+    assert summarize(read_json(write_json_atomic(tmp_path / "m2.json", _metrics(150.0)))).matches
 
 
 def test_verdict_needs_enough_seeds():
