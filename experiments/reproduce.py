@@ -26,7 +26,12 @@ from typing import Any
 
 from experiments.harness.experiment import figure_id
 from experiments.harness.io import read_json, write_text_atomic
-from experiments.harness.report import discover_figures, load_outcome, render_report
+from experiments.harness.report import (
+    check_summaries,
+    discover_figures,
+    load_outcome,
+    render_report,
+)
 
 
 def _run_streaming(cmd: list[str], keep: int = 20_000) -> tuple[int, str]:
@@ -167,6 +172,7 @@ def main(argv=None) -> int:
         fid = figure_id(module.__name__)
         seconds, error = ran.get(fid, (None, None))
         outcomes.append(load_outcome(module, results / fid, seconds, error))
+    outcomes = check_summaries(outcomes)
     report = render_report(outcomes, results_dir=results, scale=args.scale)
     path = write_text_atomic(results / "REPORT.md", report)
     failed = [o.figure for o in outcomes if o.metrics is None]

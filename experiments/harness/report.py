@@ -3,6 +3,7 @@
 import datetime
 import importlib
 import pkgutil
+import traceback
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple
@@ -88,6 +89,7 @@ def render_report(outcomes: list[FigureOutcome], *, results_dir: Path, scale: st
         "|---|---|---|---|",
     ]
     summaries: dict[str, Summary | None] = {}
+    outcomes = check_summaries(outcomes)
     for o in outcomes:
         summary = o.module.summarize(o.metrics) if o.metrics is not None else None
         summaries[o.figure] = summary
@@ -130,6 +132,24 @@ def render_report(outcomes: list[FigureOutcome], *, results_dir: Path, scale: st
             rel = (o.workdir / name).resolve().relative_to(results_dir.resolve())
             lines.append(f"![{o.figure} {name}]({rel.as_posix()})")
     return "\n".join(lines) + "\n"
+
+
+def check_summaries(outcomes: list[FigureOutcome]) -> list[FigureOutcome]:
+    """The outcomes, with each figure whose ``summarize`` raises on its metrics marked failed.
+
+    The report judges every figure from its metrics.json; one broken ``summarize`` must cost
+    that figure its verdict (shown as FAILED, with the traceback), not the whole report.
+    """
+    checked = []
+    for o in outcomes:
+        if o.metrics is not None:
+            try:
+                o.module.summarize(o.metrics)
+            except Exception:
+                error = "summarize(metrics.json) raised:\n" + traceback.format_exc(limit=3)
+                o = o._replace(metrics=None, error=error)
+        checked.append(o)
+    return checked
 
 
 def load_outcome(

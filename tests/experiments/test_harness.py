@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from types import SimpleNamespace
 from typing import ClassVar
 
 import jax
@@ -360,3 +361,18 @@ def test_judge_lists_every_failed_condition():
         False,
         "fails 2 condition(s): a < 1; b > 2 (n = 3)",
     )
+
+
+def test_a_summarize_that_raises_marks_only_its_figure_failed(tmp_path):
+    from experiments.harness.report import check_summaries, render_report
+
+    good = _outcome(tmp_path, "quick", True)
+    bad = good._replace(
+        figure="fake/broken",
+        module=SimpleNamespace(**{**vars(good.module), "summarize": lambda m: 1 / 0}),
+    )
+    checked = check_summaries([good, bad])
+    assert checked[0].metrics is not None
+    assert checked[1].metrics is None and "ZeroDivisionError" in checked[1].error
+    text = render_report([good, bad], results_dir=tmp_path, scale="quick")
+    assert "| FAILED |" in text and "**Conclusion matches: yes.**" in text
