@@ -65,7 +65,6 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 from ott.geometry import costs, geometry
-from ott.problems.linear import linear_problem
 from ott.problems.quadratic import quadratic_problem
 from ott.solvers.linear import sinkhorn
 from ott.solvers.quadratic import gromov_wasserstein
@@ -80,7 +79,7 @@ from jaxml._validation import (
 )
 from jaxml.hyperbolic import poincare
 from jaxml.hyperbolic._checks import check_curvature, check_point_set, check_points
-from jaxml.hyperbolic.cost import PoincareCost
+from jaxml.hyperbolic.cost import PoincareCost, solve_sinkhorn
 from jaxml.hyperbolic.isometry import (
     Isometry,
     apply_isometry,
@@ -154,6 +153,20 @@ class AlignmentResult(NamedTuple):
     cost: jax.Array
     restart_costs: jax.Array
     method: str
+
+
+def _result(*, plan, log_plan, mapping, mapped_x, cost, restart_costs, method) -> AlignmentResult:
+    """An :class:`AlignmentResult`, its hard matching derived from the log-plan."""
+    return AlignmentResult(
+        plan=plan,
+        log_plan=log_plan,
+        mapping=mapping,
+        mapped_x=mapped_x,
+        matching=jnp.argmax(log_plan, axis=1),
+        cost=cost,
+        restart_costs=restart_costs,
+        method=method,
+    )
 
 
 def apply_map(
@@ -420,13 +433,13 @@ class RegistrationSolver:
         )
 
     def _sinkhorn(self, cost, eps, init):
-        geom = geometry.Geometry(cost_matrix=cost, epsilon=eps)
-        solver = sinkhorn.Sinkhorn(
+        return solve_sinkhorn(
+            cost,
+            eps,
+            init,
             threshold=self.sinkhorn_threshold,
             max_iterations=self.sinkhorn_max_iterations,
-            implicit_diff=None,
         )
-        return solver(linear_problem.LinearProblem(geom), init=init)
 
     def update(
         self, state: RegistrationState, problem: AlignmentProblem, epsilon: ArrayLike
@@ -794,12 +807,11 @@ def _deep_result(reg: DeepRegistration, out, x, y, method: str) -> AlignmentResu
     )
     if not (np.isfinite(float(cost)) and bool(jnp.all(jnp.isfinite(log_plan)))):
         raise RuntimeError(f"align(method={method!r}): the best deep restart's plan is non-finite")
-    return AlignmentResult(
+    return _result(
         plan=plan,
         log_plan=log_plan,
         mapping=mapping,
         mapped_x=mapped,
-        matching=jnp.argmax(log_plan, axis=1),
         cost=cost,
         restart_costs=jnp.where(jnp.asarray(finite), out.runs.cost, jnp.inf),
         method=method,
@@ -979,12 +991,11 @@ def align(
         if deep is not None:
             out = _deep_from_plan(deep, jax.random.split(key, num_restarts), x, y, plan)
             return _deep_result(deep, out, x, y, method)
-        return AlignmentResult(
+        return _result(
             plan=plan,
             log_plan=log_plan,
             mapping=None,
             mapped_x=None,
-            matching=jnp.argmax(log_plan, axis=1),
             cost=cost,
             restart_costs=jnp.reshape(cost, (1,)),
             method=method,
@@ -1014,12 +1025,11 @@ def align(
         k_deep = jax.random.fold_in(key, 1)
         out = _deep_from_isometry(deep, jax.random.split(k_deep, num_restarts), mapping, x, y)
         return _deep_result(deep, out, x, y, method)
-    return AlignmentResult(
+    return _result(
         plan=plan,
         log_plan=log_plan,
         mapping=mapping,
         mapped_x=mapped,
-        matching=jnp.argmax(log_plan, axis=1),
         cost=cost,
         restart_costs=restart_costs,
         method=method,

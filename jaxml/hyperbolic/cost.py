@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import jax
 import jax.tree_util as jtu
-from ott.geometry import costs
+from ott.geometry import costs, geometry
+from ott.problems.linear import linear_problem
+from ott.solvers.linear import sinkhorn
 
 from jaxml._validation import check_positive
 from jaxml.hyperbolic import poincare
@@ -78,3 +80,17 @@ class PoincareCost(costs.CostFn):
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.c, self.power))
+
+
+def solve_sinkhorn(cost, epsilon, init, *, threshold: float, max_iterations: int):
+    """ott's Sinkhorn on a dense ``cost`` matrix at an absolute ``epsilon``, warm-started.
+
+    The one Sinkhorn call shared by the isometric and the deep registration solvers: uniform
+    marginals, ``init = (f, g)`` potentials (or ``(None, None)``), no implicit differentiation
+    (the solvers never differentiate through the plan). Returns ott's ``SinkhornOutput``.
+    """
+    geom = geometry.Geometry(cost_matrix=cost, epsilon=epsilon)
+    solver = sinkhorn.Sinkhorn(
+        threshold=threshold, max_iterations=max_iterations, implicit_diff=None
+    )
+    return solver(linear_problem.LinearProblem(geom), init=init)

@@ -29,9 +29,6 @@ import jax
 import jax.numpy as jnp
 import optax
 from jax.typing import ArrayLike
-from ott.geometry import geometry
-from ott.problems.linear import linear_problem
-from ott.solvers.linear import sinkhorn
 
 from jaxml._validation import (
     check_array,
@@ -43,6 +40,7 @@ from jaxml._validation import (
 )
 from jaxml.hyperbolic import poincare
 from jaxml.hyperbolic._checks import check_points
+from jaxml.hyperbolic.cost import solve_sinkhorn
 from jaxml.hyperbolic.isometry import Isometry, compose_isometries
 from jaxml.hyperbolic.nn import HyperbolicMLP, ball_param_labels
 from jaxml.hyperbolic.radam import riemannian_adam
@@ -210,13 +208,13 @@ class DeepRegistration:
         return self._steps(params, isometry, loss, self.fit_steps)
 
     def _sinkhorn(self, cost, eps, init):
-        geom = geometry.Geometry(cost_matrix=cost, epsilon=eps)
-        solver = sinkhorn.Sinkhorn(
+        return solve_sinkhorn(
+            cost,
+            eps,
+            init,
             threshold=self.sinkhorn_threshold,
             max_iterations=self.sinkhorn_max_iterations,
-            implicit_diff=None,
         )
-        return solver(linear_problem.LinearProblem(geom), init=init)
 
     def epsilons(self, scale: ArrayLike, dtype=jnp.float32) -> jax.Array:
         """``[num_outer]`` absolute epsilons, geometric from ``epsilon_start`` to ``epsilon``
