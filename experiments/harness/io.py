@@ -20,7 +20,8 @@ import numpy as np
 def to_jsonable(obj: Any) -> Any:
     """Converts numpy / JAX scalars and arrays, tuples, paths and dataclasses to JSON types.
 
-    Non-finite floats become the strings "nan", "inf", "-inf" so the file stays strict JSON.
+    Non-finite floats become the strings "nan", "inf", "-inf" so the file stays strict JSON;
+    :func:`read_json` turns exactly these strings back into floats.
     """
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
@@ -77,12 +78,29 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return write_atomic(path, lambda f: f.write(text), binary=False)
 
 
+_NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def from_jsonable(obj: Any) -> Any:
+    """Inverse of the non-finite encoding of :func:`to_jsonable`: "nan"/"inf"/"-inf" -> float."""
+    if isinstance(obj, dict):
+        return {k: from_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [from_jsonable(v) for v in obj]
+    if isinstance(obj, str) and obj in _NON_FINITE:
+        return _NON_FINITE[obj]
+    return obj
+
+
 def read_json(path: str | os.PathLike) -> Any:
-    """Reads a JSON file, raising FileNotFoundError / ValueError that name ``path``."""
+    """Reads a JSON file written by :func:`write_json_atomic`, restoring non-finite floats.
+
+    Raises FileNotFoundError / ValueError that name ``path``.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no JSON file at {path}")
     try:
-        return json.loads(path.read_text())
+        return from_jsonable(json.loads(path.read_text()))
     except json.JSONDecodeError as e:
         raise ValueError(f"{path} is not valid JSON: {e}") from e

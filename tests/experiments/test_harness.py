@@ -106,6 +106,16 @@ def test_to_jsonable_converts_arrays_and_non_finite():
         to_jsonable(object())
 
 
+def test_non_finite_floats_survive_a_metrics_json_round_trip(tmp_path):
+    """A summarize reading metrics.json gets floats back, never the strings "inf" / "nan"."""
+    path = tmp_path / "metrics.json"
+    write_json_atomic(path, {"steps": [3.0, float("inf")], "x": {"y": -np.inf, "z": np.nan}})
+    back = read_json(path)
+    assert back["steps"] == [3.0, float("inf")]
+    assert back["x"]["y"] == -np.inf and np.isnan(back["x"]["z"])
+    assert np.median(back["steps"]) == np.inf  # failed before: numpy cannot take a median of "inf"
+
+
 def test_write_json_atomic_keeps_old_file_when_serialization_fails(tmp_path):
     path = tmp_path / "metrics.json"
     write_json_atomic(path, {"ok": 1})
