@@ -25,6 +25,7 @@ import optuna
 from jaxml import _validation as chk
 from jaxml.tune.space import suggest
 from jaxml.tune.spec import TuneSpec, check_job_ref
+from jaxml.tune.storage import write_trial_results
 
 #: ``fail_kind`` values: a job exception (retried), a non-finite score (not retried: the same
 #: config would fail again), a surplus trial started by a worker racing another for the last
@@ -43,6 +44,10 @@ class _NotRun(RuntimeError):
 
 class Reporter:
     """What a job talks to. ``Reporter(None)`` records without pruning (for a plain loop).
+
+    Under a pruner each report goes to the database at once (the pruner decides on it); under
+    Optuna's ``NopPruner`` nothing can stop the trial early, so the reports are kept here and
+    stored with the trial's results in one transaction when the job ends (or fails).
 
     Attributes:
         steps: training steps counted with :meth:`add_steps`.
@@ -78,10 +83,9 @@ class Reporter:
             raise NonFiniteScoreError(f"intermediate value at step {step} is {value}")
         self.values[step] = value
         self.trace.append([step, self.steps, time.perf_counter() - self._t0, value])
-        if self.trial is not None:
+        if self._may_prune:  # the pruner needs every report in the database now
             self.trial.report(value, step)
-            # NopPruner never prunes: skip should_prune's database read.
-            if self._may_prune and self.trial.should_prune():
+            if self.trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at step {step} (value {value:.4g})")
 
     def add_steps(self, n: int) -> None:
@@ -114,16 +118,16 @@ def resolve_job(ref: str | Callable) -> Callable:
 
 
 def _record(trial: optuna.trial.Trial, reporter: Reporter, t0: float, **extra: Any) -> None:
-    # Three writes (each attribute is one database commit): the two budget numbers, and the rest
-    # (the trace and the job's own results) as one JSON object.
+    # One transaction: the reports not yet stored (all of them under NopPruner), the two budget
+    # numbers, and the trace with the job's own results as one JSON object.
     attrs = {
         "wall_time_s": time.perf_counter() - t0,
         "train_steps": reporter.steps,
         "result": {"trace": reporter.trace, **reporter.attrs},
         **extra,
     }
-    for key, value in attrs.items():
-        trial.set_user_attr(key, value)
+    pending = {} if reporter._may_prune else reporter.values
+    write_trial_results(trial, pending, attrs)
 
 
 def _check_budget(trial: optuna.trial.Trial, spec: TuneSpec) -> None:
@@ -160,8 +164,8 @@ def make_objective(spec: TuneSpec, job: Callable) -> Callable[[optuna.trial.Tria
         try:
             _check_budget(trial, spec)
         except _NotRun as e:
-            trial.set_user_attr("fail_kind", str(e))
-            trial.set_user_attr("fail_reason", f"{e}: not run (a racing worker took it)")
+            reason = f"{e}: not run (a racing worker took it)"
+            write_trial_results(trial, {}, {"fail_kind": str(e), "fail_reason": reason})
             raise
         config = suggest(trial, spec.params)
         trial.set_user_attr("worker", worker)

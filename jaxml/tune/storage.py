@@ -10,12 +10,21 @@ the old ones still work with a FutureWarning.)
 
 from __future__ import annotations
 
+import os
 import warnings
+from collections.abc import Mapping
+from typing import Any
 
 import optuna
 
 from jaxml import _validation as chk
 from jaxml.tune.spec import TuneSpec, check_storage_url
+
+#: One storage (one SQLAlchemy engine and connection pool) per URL and heartbeat setting in a
+#: process: studies opened again in the same process (a resumed run, a benchmark round, the
+#: driver and its in-process worker) skip the engine start, the table check and the schema-version
+#: query (~20 ms of CPU on SQLite).
+_OPEN: dict[tuple, tuple[optuna.storages.RDBStorage, tuple | None]] = {}
 
 
 def open_storage(
@@ -34,9 +43,33 @@ def open_storage(
         grace_period: seconds without a heartbeat after which a RUNNING trial is failed
             (default ``2 * heartbeat_interval``).
         retries: how many times a stale trial is re-enqueued.
+
+    The same arguments in the same process return the same (thread-safe) storage object.
     """
     check_storage_url(url, "url")
     chk.check_int(retries, "retries", minimum=0)
+    if heartbeat_interval is not None:
+        chk.check_int(heartbeat_interval, "heartbeat_interval", minimum=1)
+    key = (url, heartbeat_interval, grace_period, retries)
+    storage, ident = _OPEN.get(key, (None, None))
+    if storage is None or ident != _sqlite_file_identity(url):  # e.g. the file was replaced
+        storage = _new_storage(url, heartbeat_interval, grace_period, retries)
+        _OPEN[key] = storage, _sqlite_file_identity(url)
+    return storage
+
+
+def _sqlite_file_identity(url: str) -> tuple[int, int] | None:
+    """(device, inode) of an SQLite URL's file, None for other URLs or a missing file."""
+    if not url.startswith("sqlite:///"):
+        return None
+    try:
+        st = os.stat(url[len("sqlite:///") :])
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _new_storage(url, heartbeat_interval, grace_period, retries) -> optuna.storages.RDBStorage:
     engine_kwargs = {}
     if url.startswith("sqlite"):
         # Several processes share one file: wait for the lock instead of failing at once.
@@ -46,7 +79,6 @@ def open_storage(
     kw = {}
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     if heartbeat_interval is not None:
-        chk.check_int(heartbeat_interval, "heartbeat_interval", minimum=1)
         kw = {
             "heartbeat_interval": heartbeat_interval,
             "grace_period": grace_period,
@@ -74,6 +106,40 @@ def _sqlite_wal(storage: optuna.storages.RDBStorage) -> None:
 
     storage.engine.dispose()  # connections opened while creating the tables lack the pragmas
     sqlalchemy.event.listen(storage.engine, "connect", on_connect)
+
+
+def write_trial_results(
+    trial: optuna.trial.Trial,
+    intermediate: Mapping[int, float],
+    user_attrs: Mapping[str, Any],
+) -> None:
+    """Stores intermediate values and user attributes of a RUNNING trial in one transaction.
+
+    What ``trial.report`` and ``trial.set_user_attr`` would store one commit each (each commit is
+    ~1.5 ms of CPU in SQLAlchemy on SQLite): the same rows, through the same Optuna 5 RDBStorage
+    methods, in one session. Storages other than RDBStorage get the public calls, one by one.
+    (Optuna is pinned in requirements.txt; the private methods are checked by the tests.)
+    """
+    storage = trial.storage
+    backend = getattr(storage, "_backend", storage)  # Optuna wraps RDBStorage in _CachedStorage
+    if not isinstance(backend, optuna.storages.RDBStorage):
+        for step, value in intermediate.items():
+            storage.set_trial_intermediate_value(trial._trial_id, step, value)
+        for key, value in user_attrs.items():
+            storage.set_trial_user_attr(trial._trial_id, key, value)
+        return
+    from optuna.storages._rdb import models
+    from optuna.storages._rdb.storage import _create_scoped_session
+
+    with _create_scoped_session(backend.scoped_session, True) as session:
+        for step, value in intermediate.items():
+            backend._set_trial_intermediate_value_without_commit(
+                session, trial._trial_id, step, value
+            )
+        for key, value in user_attrs.items():
+            backend._set_trial_attr_without_commit(
+                session, models.TrialUserAttributeModel, trial._trial_id, key, value
+            )
 
 
 def spec_storage(spec: TuneSpec) -> optuna.storages.RDBStorage:

@@ -76,6 +76,21 @@ def _retry_failed_jobs(spec: TuneSpec) -> Callable:
     return callback
 
 
+def _next_action(spec: TuneSpec, study: optuna.Study, counts: dict[str, int]) -> str:
+    """ "stop" (budget met or grid exhausted), "fail" (too many failures), "wait" (the rest of
+    the budget is RUNNING; one may die and need a retry) or "run" (start another trial)."""
+    if counts["done"] >= spec.n_trials:
+        return "stop"
+    if counts["failed"] > spec.failure_limit:
+        return "fail"
+    busy = counts["running"] > 0 or counts["waiting"] > 0
+    if spec.proposer == "grid" and not busy and study.sampler.is_exhausted(study):
+        return "stop"  # every grid point was tried (some failed for good)
+    if counts["done"] + counts["running"] >= spec.n_trials:
+        return "wait"
+    return "run"
+
+
 def run_worker(
     spec: TuneSpec,
     *,
@@ -85,6 +100,11 @@ def run_worker(
     reseed: bool = False,
 ) -> dict[str, int]:
     """Runs trials of ``spec`` until the study holds ``n_trials`` COMPLETE/PRUNED trials.
+
+    One ``study.optimize`` call runs trials back to back; after each trial a callback reads the
+    study's counts once (the only read between trials) and stops the loop when the budget is met,
+    too many trials failed, or the rest of the budget is RUNNING elsewhere (then this worker waits
+    and fails stale trials, so a dead worker's trial is retried).
 
     Args:
         spec: the tuning spec.
@@ -108,37 +128,42 @@ def run_worker(
     if reseed:
         study.sampler.reseed_rng()
     objective = make_objective(spec, job)
-    callbacks = [_retry_failed_jobs(spec)]
-    while True:
+    retry = _retry_failed_jobs(spec)
+    counts = budget_counts(study)
+
+    def after_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        nonlocal counts
+        retry(study, trial)
         counts = budget_counts(study)
-        if counts["done"] >= spec.n_trials:
+        if on_trial is not None:
+            on_trial(counts)
+        if _next_action(spec, study, counts) != "run":
+            study.stop()
+
+    while True:
+        action = _next_action(spec, study, counts)
+        if action == "stop":
             return counts
-        if counts["failed"] > spec.failure_limit:
+        if action == "fail":
             raise RuntimeError(
                 f"study {spec.study_name!r}: {counts['failed']} failed trials exceed the limit "
                 f"{spec.failure_limit} (max_failures); see each trial's fail_reason"
             )
-        busy = counts["running"] > 0 or counts["waiting"] > 0
-        if spec.proposer == "grid" and not busy and study.sampler.is_exhausted(study):
-            return counts  # every grid point was tried (some failed for good)
-        if counts["done"] + counts["running"] >= spec.n_trials:
-            # The rest of the budget is running; one may die and need a retry. (Before each
-            # trial, study.optimize fails stale trials itself.)
+        if action == "wait":
+            # (Before each trial, study.optimize fails stale trials itself.)
             time.sleep(POLL_S)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 optuna.storages.fail_stale_trials(study)
+            counts = budget_counts(study)
             continue
         study.optimize(
             objective,
-            n_trials=1,
             catch=(Exception,),
-            callbacks=callbacks,
+            callbacks=[after_trial],
             gc_after_trial=False,
             show_progress_bar=False,
         )
-        if on_trial is not None:
-            on_trial(budget_counts(study))
 
 
 def _exit_with_parent(parent: int) -> None:
