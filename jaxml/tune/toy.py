@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ def quadratic_job(
     sleep_s: float = 0.0,
     fail_first_attempt_dir: str | None = None,
     nan_if_above: float | None = None,
+    hold_dir: str | None = None,
 ) -> float:
     """Score ``sum_k (x_k - 0.3)^2`` over the float/int params, reached over ``num_steps``.
 
@@ -37,6 +39,10 @@ def quadratic_job(
         fail_first_attempt_dir: if given, the first attempt of each distinct config raises
             RuntimeError (a marker file under this folder remembers the attempt).
         nan_if_above: return NaN when the score exceeds this (a diverging job).
+        hold_dir: if given, after its first report the job checks for ``<hold_dir>/hold``; if
+            it exists, the job announces itself with a file ``held-<pid>-<id>`` there and waits
+            until ``hold`` is removed or ``release-held-<pid>-<id>`` appears (kill tests use it to
+            land a kill inside a trial whatever the machine's load). Waits at most 600 s.
     """
     num_steps = chk.check_int(num_steps, "num_steps", minimum=1)
     chk.check_nonnegative(sleep_s, "sleep_s")
@@ -53,6 +59,25 @@ def quadratic_job(
             time.sleep(sleep_s)
         reporter.add_steps(1)
         reporter.report(score * (1.0 + 1.0 / (s + 1)), s)
+        if hold_dir is not None and s == 0:
+            _hold(Path(hold_dir))
     if nan_if_above is not None and score > nan_if_above:
         return float("nan")
     return score
+
+
+def _hold(folder: Path, timeout_s: float = 600.0) -> None:
+    """Waits while ``folder/hold`` exists, announcing it with a file ``folder/held-<pid>-<id>``
+    (holding the pid), until ``hold`` is removed or ``folder/release-<that file's name>`` exists.
+    """
+    if not (folder / "hold").exists():
+        return
+    name = f"held-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp = folder / f".{name}.tmp"
+    tmp.write_text(str(os.getpid()))
+    tmp.replace(folder / name)  # atomic: a reader never sees a half-written file
+    deadline = time.monotonic() + timeout_s
+    while (folder / "hold").exists() and not (folder / f"release-{name}").exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{folder / 'hold'} was not removed within {timeout_s} s")
+        time.sleep(0.02)

@@ -33,27 +33,33 @@ def _start_driver(spec, tmp_path):
     )
 
 
-def _wait_for(predicate, spec, timeout=180.0):
+def _wait_for(predicate, what, timeout=300.0):
+    """Polls ``predicate()`` until it returns something truthy. The timeout only bounds a hung
+    test: every wait is on database state or a file the job writes, never on elapsed time."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            trials = optuna.load_study(study_name=spec.study_name, storage=spec.storage_url)
-            found = predicate(trials.get_trials(deepcopy=False))
-            if found:
-                return found
-        except (KeyError, ValueError, optuna.exceptions.StorageInternalError):
-            pass  # the driver has not created the study yet
+        found = predicate()
+        if found:
+            return found
         time.sleep(0.05)
-    raise AssertionError("timed out waiting for the study to reach the expected state")
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _held(hold_dir, released=()):
+    """The toy job's announcements of a trial held inside (after its first report)."""
+    return [p for p in sorted(hold_dir.glob("held-*")) if p.name not in released]
+
+
+def _trials(spec):
+    try:
+        study = optuna.load_study(study_name=spec.study_name, storage=spec.storage_url)
+    except KeyError:
+        return []  # the driver has not created the study yet
+    return study.get_trials(deepcopy=False)
 
 
 def _running(trials):
     return [t for t in trials if t.state.name == "RUNNING" and "worker" in t.user_attrs]
-
-
-def _fresh_running(trials):
-    """RUNNING trials with at most one report: far from their end, so a kill lands inside."""
-    return [t for t in _running(trials) if len(t.intermediate_values) <= 1]
 
 
 def _check_exact_budget(spec, killed_numbers):
@@ -72,40 +78,63 @@ def _check_exact_budget(spec, killed_numbers):
 
 
 def test_driver_killed_mid_trial_resumes_without_losing_or_repeating(make_spec, tmp_path):
-    # Grid: 9 points, 4 wanted; each trial takes ~0.9 s and the kill lands early inside one.
-    spec = make_spec(proposer="grid", n_trials=4, job_kwargs={"sleep_s": 0.3, "num_steps": 3})
+    # Grid: 9 points, 4 wanted. The toy job holds each trial after its first report while the
+    # file "hold" exists: the first held trial is released and completes, the second is held when
+    # the driver is killed. No timing is involved, so load cannot move the kill out of a trial.
+    hold = tmp_path / "hold-dir"
+    hold.mkdir()
+    (hold / "hold").touch()
+    spec = make_spec(proposer="grid", n_trials=4, job_kwargs={"hold_dir": str(hold)})
     proc = _start_driver(spec, tmp_path)
     try:
-        _wait_for(
-            lambda ts: any(t.state.name == "COMPLETE" for t in ts) and _fresh_running(ts), spec
-        )
+        (first,) = _wait_for(lambda: _held(hold), "the first trial to be held")
+        (hold / f"release-{first.name}").touch()
+        _wait_for(lambda: _held(hold, {first.name}), "the second trial to be held")
+        trials = _trials(spec)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+    assert [t.state.name for t in sorted(trials, key=lambda t: t.number)] == [
+        "COMPLETE",
+        "RUNNING",
+    ]
     killed = [t.number for t in _running(open_study(spec).get_trials(deepcopy=False))]
-    assert killed, "the driver was killed between trials"
+    assert killed == [trials[-1].number]
+    (hold / "hold").unlink()
     run_study(spec, progress=False)  # the same spec again: resume
     _check_exact_budget(spec, killed)
 
 
-def test_killed_worker_trial_is_failed_and_retried_by_the_others(make_spec, server_storage):
+def test_killed_worker_trial_is_failed_and_retried_by_the_others(
+    make_spec, server_storage, tmp_path
+):
     # Two worker processes on a throwaway PostgreSQL server (SQLite if none can start here); the
-    # driver runs in a thread (one process start fewer).
-    # Grid: 9 points, 4 wanted, ~0.6 s per trial so the kill lands early inside one.
+    # driver runs in a thread (one process start fewer). Grid: 9 points, 4 wanted. Trials are held
+    # after their first report while the file "hold" exists; a worker is SIGKILLed while held
+    # (inside its trial whatever the load), then the hold is lifted.
+    hold = tmp_path / "hold-dir"
+    hold.mkdir()
+    (hold / "hold").touch()
     spec = make_spec(
         proposer="grid",
         n_trials=4,
         n_parallel=2,
         storage=server_storage[0],
-        job_kwargs={"sleep_s": 0.2, "num_steps": 3},
+        job_kwargs={"hold_dir": str(hold)},
     )
     prepare(spec)  # create the tables before two threads of this process open the storage
     out = {}
     driver = threading.Thread(target=lambda: out.update(run_study(spec, progress=False)))
     driver.start()
-
-    (victim, *_) = _wait_for(_fresh_running, spec)
-    os.kill(int(victim.user_attrs["worker"].rsplit(":", 1)[1]), signal.SIGKILL)
+    try:
+        first = _wait_for(lambda: _held(hold), "a trial to be held")[0]
+        pid = int(first.read_text())
+        (victim,) = [
+            t for t in _running(_trials(spec)) if t.user_attrs["worker"].endswith(f":{pid}")
+        ]
+        os.kill(pid, signal.SIGKILL)
+    finally:
+        (hold / "hold").unlink()
     driver.join(timeout=300)
     assert not driver.is_alive() and out["states"]["COMPLETE"] == 4
     records = _check_exact_budget(spec, [victim.number])
