@@ -156,14 +156,50 @@ def _train_chunk(hidden: tuple[int, ...], num_train: int, batch_size: int, chunk
     return jax.jit(run)
 
 
-def _check_budget_args(num_steps, eval_every, batch_size, seed):
+class _Run(NamedTuple):
+    """What both jobs start from: the checked budget, the problem and the config as trees."""
+
+    hidden: tuple[int, ...]
+    num_steps: int
+    eval_every: int
+    batch_size: int
+    prob: _Problem
+    lrs: Any  # per-leaf learning rates (scalars), like params
+    log_wd: Any  # per-leaf log decays (scalars), like params
+
+
+def _start(
+    config: dict,
+    *,
+    hidden: tuple[int, ...] = (32,),
+    num_steps: int = 300,
+    eval_every: int = 50,
+    batch_size: int = 64,
+    seed: int = 0,
+    num_train: int | None = None,
+) -> _Run:
+    """The keyword arguments shared by :func:`mlp_job` and :func:`ift_job` (one signature).
+
+    Args:
+        config: ``lr_<layer>`` and ``wd_<layer>`` for every layer (:func:`digits_space`).
+        hidden: hidden widths; num_steps: Adam steps (a multiple of ``eval_every``);
+        eval_every: steps between validation reports; batch_size; seed: data split and init.
+        num_train: keep only the first ``num_train`` training examples (a small training set
+            is where the decays matter).
+    """
+    hidden = _check_hidden(hidden)
     num_steps = chk.check_int(num_steps, "num_steps", minimum=1)
     eval_every = chk.check_int(eval_every, "eval_every", minimum=1)
     if num_steps % eval_every:
         raise ValueError(f"num_steps must be a multiple of eval_every; got {num_steps}")
     chk.check_int(batch_size, "batch_size", minimum=1)
     chk.check_int(seed, "seed", minimum=0)
-    return num_steps, eval_every
+    if num_train is not None:
+        chk.check_int(num_train, "num_train", minimum=batch_size)
+    prob = _problem(hidden, seed, num_train)
+    lrs = _layer_tree(prob.params0, config, "lr_")
+    log_wd = _layer_tree(prob.params0, config, "wd_", np.log)
+    return _Run(hidden, num_steps, eval_every, batch_size, prob, lrs, log_wd)
 
 
 def _finish(hidden, prob: _Problem, params, reporter: Reporter) -> float:
@@ -175,46 +211,28 @@ def _finish(hidden, prob: _Problem, params, reporter: Reporter) -> float:
     return float(val["loss"])
 
 
-def mlp_job(
-    config: dict,
-    reporter: Reporter,
-    *,
-    hidden: tuple[int, ...] = (32,),
-    num_steps: int = 300,
-    eval_every: int = 50,
-    batch_size: int = 64,
-    seed: int = 0,
-    num_train: int | None = None,
-) -> float:
+def mlp_job(config: dict, reporter: Reporter, **job: Any) -> float:
     """Trains the MLP under ``config``'s per-layer lr/decay; returns the validation loss.
 
     Args:
         config: ``lr_<layer>`` and ``wd_<layer>`` for every layer (:func:`digits_space`).
         reporter: receives the validation loss every ``eval_every`` steps.
-        hidden: hidden widths; num_steps: Adam steps; batch_size; seed: data split and init.
-        num_train: keep only the first ``num_train`` training examples (a small training set
-            is where the decays matter).
+        **job: ``hidden, num_steps, eval_every, batch_size, seed, num_train`` (see
+            :func:`_start`; :data:`DIGITS_SCALES` holds them per scale).
     """
-    hidden = _check_hidden(hidden)
-    num_steps, eval_every = _check_budget_args(num_steps, eval_every, batch_size, seed)
-    prob = _problem(hidden, seed, _check_num_train(num_train, batch_size))
+    run = _start(config, **job)
+    hidden, prob, every = run.hidden, run.prob, run.eval_every
     params = prob.params0
-    lrs = _layer_tree(params, config, "lr_")
-    log_wd = _layer_tree(params, config, "wd_", np.log)
-    opt_state = _per_leaf_sgd(lrs).init(params)
-    chunk = _train_chunk(hidden, prob.train[0].shape[0], batch_size, eval_every)
-    for start in range(0, num_steps, eval_every):
-        params, opt_state = chunk(params, opt_state, lrs, log_wd, start, *prob.train, prob.key)
-        reporter.add_steps(eval_every)
+    opt_state = _per_leaf_sgd(run.lrs).init(params)
+    chunk = _train_chunk(hidden, prob.train[0].shape[0], run.batch_size, every)
+    for start in range(0, run.num_steps, every):
+        params, opt_state = chunk(
+            params, opt_state, run.lrs, run.log_wd, start, *prob.train, prob.key
+        )
+        reporter.add_steps(every)
         val_loss = float(_evaluate(hidden, params, prob.val)["loss"])
-        reporter.report(val_loss, start + eval_every)
+        reporter.report(val_loss, start + every)
     return _finish(hidden, prob, params, reporter)
-
-
-def _check_num_train(num_train, batch_size):
-    if num_train is not None:
-        chk.check_int(num_train, "num_train", minimum=batch_size)
-    return num_train
 
 
 def ift_step_cost(num_terms: int) -> int:
@@ -261,16 +279,11 @@ def ift_job(
     config: dict,
     reporter: Reporter,
     *,
-    hidden: tuple[int, ...] = (32,),
-    num_steps: int = 300,
-    eval_every: int = 50,
-    batch_size: int = 64,
-    seed: int = 0,
-    num_train: int | None = None,
     inner_steps: int = 10,
     outer_lr: float = 0.1,
     num_terms: int = 5,
     neumann_alpha: float = 0.05,
+    **job: Any,
 ) -> float:
     """Bilevel training with one decay per weight, started at ``config``'s per-layer values.
 
@@ -278,47 +291,40 @@ def ift_job(
     hypergradient of the validation loss (Lorraine et al. 2020, Algorithm 1). Reports the
     validation loss every ``eval_every`` inner steps and counts inner steps plus
     :func:`ift_step_cost` per hyperstep. Records the number of hyperparameters and of refused
-    (diverged) hypersteps.
+    (diverged) hypersteps. ``**job`` are :func:`mlp_job`'s arguments (see :func:`_start`).
     """
-    hidden = _check_hidden(hidden)
-    num_steps, eval_every = _check_budget_args(num_steps, eval_every, batch_size, seed)
+    run = _start(config, **job)
     inner_steps = chk.check_int(inner_steps, "inner_steps", minimum=1)
-    if eval_every % inner_steps:
-        raise ValueError(f"eval_every must be a multiple of inner_steps; got {eval_every}")
+    if run.eval_every % inner_steps:
+        raise ValueError(f"eval_every must be a multiple of inner_steps; got {run.eval_every}")
     chk.check_positive(outer_lr, "outer_lr")
     chk.check_int(num_terms, "num_terms", minimum=1)
     chk.check_positive(neumann_alpha, "neumann_alpha")
-    prob = _problem(hidden, seed, _check_num_train(num_train, batch_size))
-    params = prob.params0
-    lrs = _layer_tree(params, config, "lr_")
-    log_wd = jax.tree.map(
-        lambda p, v: jnp.full(p.shape, v, p.dtype),
-        params,
-        _layer_tree(params, config, "wd_", np.log),
-    )
-    per_chunk = eval_every // inner_steps
+    prob, params = run.prob, run.prob.params0
+    log_wd = jax.tree.map(lambda p, v: jnp.full(p.shape, v, p.dtype), params, run.log_wd)
+    per_chunk = run.eval_every // inner_steps
     solver, chunk = _ift_chunk(
-        hidden,
+        run.hidden,
         prob.train[0].shape[0],
-        batch_size,
+        run.batch_size,
         inner_steps,
         per_chunk,
         float(outer_lr),
         num_terms,
         float(neumann_alpha),
     )
-    state = solver(lrs).init(params, log_wd)
-    for k in range(num_steps // eval_every):
-        state, info = chunk(state, lrs, k * per_chunk, *prob.train, *prob.val, prob.key)
-        reporter.add_steps(eval_every + per_chunk * ift_step_cost(num_terms))
-        reporter.report(float(info["val_loss"][-1]), (k + 1) * eval_every)
+    state = solver(run.lrs).init(params, log_wd)
+    for k in range(run.num_steps // run.eval_every):
+        state, info = chunk(state, run.lrs, k * per_chunk, *prob.train, *prob.val, prob.key)
+        reporter.add_steps(run.eval_every + per_chunk * ift_step_cost(num_terms))
+        reporter.report(float(info["val_loss"][-1]), (k + 1) * run.eval_every)
     reporter.set("num_hparams", int(sum(h.size for h in jax.tree.leaves(state.hparams))))
     reporter.set("skipped_hypersteps", int(state.num_skipped))
     reporter.set(
         "mean_log_decay",
         float(np.mean(np.concatenate([np.ravel(h) for h in jax.tree.leaves(state.hparams)]))),
     )
-    return _finish(hidden, prob, state.params, reporter)
+    return _finish(run.hidden, prob, state.params, reporter)
 
 
 #: Job sizes of the digits problem per scale ("tiny": a smoke run in seconds).
