@@ -135,7 +135,8 @@ def hypergradient(
         method: "neumann" (Algorithm 3), "cg" (conjugate gradient), "identity"
             (``H^{-1} ~= alpha I``, exactly Neumann with 0 terms; ``alpha`` defaults to 1 here),
             or "exact" (materialized Hessian, at most :data:`MAX_EXACT_PARAMS` parameters).
-        num_terms: Neumann terms / CG iterations (static int >= 0).
+        num_terms: Neumann terms / CG iterations: a static int >= 0, or a traced integer
+            scalar so that one compiled program serves every count.
         alpha: Neumann step, required for "neumann". Lorraine et al. use the inner learning rate;
             the series converges for ``0 < alpha < 2 / lambda_max(H)``.
         train_args: extra positional arguments of ``train_loss`` (e.g. a mini-batch).
@@ -159,7 +160,7 @@ def hypergradient(
     chk.check_choice(hvp_mode, "hvp_mode", HVP_MODES)
     if method == "neumann" or (method == "identity" and alpha is not None):
         check_alpha(alpha)
-    num_terms = check_terms(num_terms)
+    num_terms = check_terms(num_terms, traced=True)
     chk.check_bool(return_info, "return_info")
     train_args, val_args = check_loss_args(params, hparams, train_args, val_args)
     _check_loss(train_loss, "train_loss", params, hparams, train_args)

@@ -60,8 +60,20 @@ def _check_numeric_leaves(leaves: list, name: str) -> None:
             raise TypeError(f"{name} must hold numeric arrays; got a leaf of dtype {leaf.dtype}")
 
 
-def check_terms(num_terms: Any, name: str = "num_terms") -> int:
-    """A static int >= 0 (TypeError for a float such as 2.0, ValueError for a negative one)."""
+def check_terms(num_terms: Any, name: str = "num_terms", *, traced: bool = False) -> int:
+    """A static int >= 0 (TypeError for a float such as 2.0, ValueError for a negative one).
+
+    With ``traced=True`` a traced integer scalar also passes (unchecked, it has no value yet): the
+    solvers below loop ``num_terms`` times with a dynamic trip count, so ONE compiled program
+    serves every count.
+    """
+    if traced and not chk.is_concrete(num_terms):
+        if jnp.ndim(num_terms) != 0 or not jnp.issubdtype(num_terms.dtype, jnp.integer):
+            raise TypeError(
+                f"{name} must be an integer scalar; got a traced array of shape "
+                f"{tuple(jnp.shape(num_terms))} {num_terms.dtype}"
+            )
+        return num_terms
     return chk.check_int(num_terms, name, minimum=0)
 
 
@@ -114,13 +126,13 @@ def neumann_inverse_hvp(
     Args:
         hvp: ``v -> H v`` on pytrees shaped like ``v``.
         v: the vector (pytree).
-        num_terms: i >= 0, a static int.
+        num_terms: i >= 0, a static int or a traced integer scalar (one program for every i).
         alpha: step size > 0.
         return_info: also return :class:`InverseHVPInfo` (divergence flag).
     """
     chk.check_callable(hvp, "hvp")
     check_float_tree(v, "v")
-    num_terms = check_terms(num_terms)
+    num_terms = check_terms(num_terms, traced=True)
     check_alpha(alpha)
 
     def body(_, carry):
@@ -150,15 +162,15 @@ def cg_inverse_hvp(
     Args:
         hvp: ``v -> H v`` on pytrees shaped like ``v`` (H symmetric positive definite).
         v: the right-hand side (pytree of float arrays).
-        num_terms: CG iterations, a static int >= 0.
+        num_terms: CG iterations, a static int >= 0 or a traced integer scalar.
         return_info: also return :class:`InverseHVPInfo` (non-finite flag).
     """
     chk.check_callable(hvp, "hvp")
     check_float_tree(v, "v")
-    num_terms = check_terms(num_terms)
-    if num_terms == 0:
+    num_terms = check_terms(num_terms, traced=True)
+    if isinstance(num_terms, int) and num_terms == 0:
         result = jax.tree.map(jnp.zeros_like, v)
-    else:
+    else:  # a traced count of 0 also returns CG's initial guess, zeros
         result = solve_cg(hvp, v, maxiter=num_terms, tol=0.0)
     if not return_info:
         return result

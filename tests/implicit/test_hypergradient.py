@@ -117,6 +117,28 @@ def test_cg_and_neumann_converge_to_exact(x64):
     np.testing.assert_allclose(np.asarray(ident), np.asarray(n0), rtol=1e-14)
 
 
+def test_a_traced_term_count_compiles_once_and_matches_the_static_counts(x64):
+    x, y, xv, yv, lam = _ridge()
+    w, _ = _ridge_closed_form(x, y, xv, yv, lam)
+    h = x.T @ x / len(y) + np.diag(np.exp(lam))
+    alpha = 1.0 / np.linalg.eigvalsh(h).max()
+    kw = dict(train_args=(x, y), val_args=(xv, yv), alpha=alpha)
+    for method in ("neumann", "cg"):
+
+        def hg(n, method=method):
+            return hypergradient(
+                _train_loss, _val_loss, jnp.asarray(w), jnp.asarray(lam), method=method,
+                num_terms=n, **kw,
+            )  # fmt: skip
+
+        traced = jax.jit(hg)
+        for n in (0, 1, 4):
+            np.testing.assert_allclose(traced(n), hg(n), rtol=1e-12, atol=1e-15)
+        assert traced._cache_size() == 1
+    with pytest.raises(TypeError, match="num_terms must be an integer scalar"):
+        jax.jit(lambda n: neumann_inverse_hvp(lambda v: v, jnp.ones(2), n, 0.5))(1.0)
+
+
 def test_k_unrolled_sgd_steps_from_the_optimum_equal_k_minus_1_neumann_terms(x64):
     """Lorraine et al., Theorem 2 (exact for a quadratic inner loss)."""
     x, y, xv, yv, lam = _ridge(seed=1)
