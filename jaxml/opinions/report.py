@@ -44,6 +44,8 @@ def evaluation_report(
     check_table(table)
     shape = check_predictions(predictions, table)
     v.check_str(attribute, "attribute")
+    v.check_scalar(threshold, "threshold", minimum=0.0, maximum=1.0)  # before any work
+    v.check_int(num_bins, "num_bins", minimum=1)
     if attribute not in table.attributes:
         raise ValueError(
             f"attribute must name one of the table's attributes {sorted(table.attributes)}; got "
