@@ -25,6 +25,7 @@ Writes results/benchmarks/mlperf_overhead.json.
 import dataclasses
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -71,9 +72,12 @@ class Config:
 
 def _raw(sut: JaxSUT, batch: int, seconds_per_call: float, window_ms: int) -> dict:
     calls = int(np.clip(1e-3 * window_ms / max(seconds_per_call, 1e-7), 5, 50_000))
-    return measure_raw(
+    c0 = time.process_time()
+    out = measure_raw(
         sut.jitted, sut.params, sut.library.x, batch_size=batch, calls=calls, repeats=1
     )
+    out["cpu_s_per_sample"] = (time.process_time() - c0) / (batch * (calls + 1))
+    return out
 
 
 def _spread(values) -> dict:
@@ -115,7 +119,9 @@ def measure(config: Config, name: str, peaks) -> dict:
     off_rounds, ss_rounds = [], []
     for r in range(config.rounds):
         before = _raw(sut, big, t_big, config.raw_window_ms)
+        c0 = time.process_time()
         off = run_test(sut, offline_settings, logs / f"offline{r}", timeout_s=600)
+        lg_cpu = (time.process_time() - c0) / off.completion["completed_unique"]
         after = _raw(sut, big, t_big, config.raw_window_ms)
         raw_qps = 0.5 * (before["mean_samples_per_s"] + after["mean_samples_per_s"])
         off_rounds.append(
@@ -124,6 +130,9 @@ def measure(config: Config, name: str, peaks) -> dict:
                 "raw_samples_per_s": raw_qps,
                 "raw_before_after": [before["mean_samples_per_s"], after["mean_samples_per_s"]],
                 "ratio": off.metric_value / raw_qps,
+                "cpu_us_per_sample_raw": 0.5e6
+                * (before["cpu_s_per_sample"] + after["cpu_s_per_sample"]),
+                "cpu_us_per_sample_loadgen": 1e6 * lg_cpu,
                 "result_valid": off.result_valid,
                 "invalid_reasons": off.invalid_reasons,
                 "samples": off.completion["completed_unique"],
@@ -133,7 +142,9 @@ def measure(config: Config, name: str, peaks) -> dict:
             }
         )
         before = _raw(sut, 1, t_one, config.raw_window_ms)
+        c0 = time.process_time()
         ss = run_test(sut, single_settings, logs / f"single{r}", timeout_s=600)
+        ss_cpu = (time.process_time() - c0) / ss.completion["completed_unique"]
         after = _raw(sut, 1, t_one, config.raw_window_ms)
         raw_p90 = 1e9 * 0.5 * (before["latency_p90_s"] + after["latency_p90_s"])
         bound = SINGLE_MAX_RATIO * raw_p90 + 1e3 * SINGLE_SLACK_US
@@ -146,6 +157,9 @@ def measure(config: Config, name: str, peaks) -> dict:
                 "ratio_p90": ss.metric_value / raw_p90,
                 "bound_ns": bound,
                 "p90_over_bound": ss.metric_value / bound,
+                "cpu_us_per_query_raw": 0.5e6
+                * (before["cpu_s_per_sample"] + after["cpu_s_per_sample"]),
+                "cpu_us_per_query_loadgen": 1e6 * ss_cpu,
                 "within_bound": ss.metric_value <= bound,
                 "result_valid": ss.result_valid,
                 "invalid_reasons": ss.invalid_reasons,
@@ -174,6 +188,10 @@ def measure(config: Config, name: str, peaks) -> dict:
         "offline": {
             "ratio": off_ratio,
             "rounds_meeting_target": sum(o["ratio"] >= OFFLINE_MIN_RATIO for o in off_rounds),
+            "cpu_us_per_sample_raw": _spread([o["cpu_us_per_sample_raw"] for o in off_rounds]),
+            "cpu_us_per_sample_loadgen": _spread(
+                [o["cpu_us_per_sample_loadgen"] for o in off_rounds]
+            ),
             "meets_target": off_ratio["median"] >= OFFLINE_MIN_RATIO,
             "rounds": off_rounds,
         },
@@ -181,6 +199,8 @@ def measure(config: Config, name: str, peaks) -> dict:
             "p90_over_bound": ss_over,
             "ratio_p90": _spread([s["ratio_p90"] for s in ss_rounds]),
             "rounds_meeting_target": sum(s["within_bound"] for s in ss_rounds),
+            "cpu_us_per_query_raw": _spread([s["cpu_us_per_query_raw"] for s in ss_rounds]),
+            "cpu_us_per_query_loadgen": _spread([s["cpu_us_per_query_loadgen"] for s in ss_rounds]),
             "meets_target": ss_over["median"] <= 1.0,
             "rounds": ss_rounds,
         },
@@ -216,12 +236,25 @@ def main(argv=None) -> dict:
             f"{_verdict(o['meets_target'])}",
             flush=True,
         )
+        cr, cl = o["cpu_us_per_sample_raw"]["median"], o["cpu_us_per_sample_loadgen"]["median"]
+        print(
+            f"{name} (a') Offline CPU time per sample (all threads, medians): raw {cr:.2f} us, "
+            f"through LoadGen {cl:.2f} us; their ratio {cr / cl:.3f} is the Offline ratio to "
+            f"expect when the CPUs are saturated (no overlap left to hide the SUT's work)",
+            flush=True,
+        )
         print(
             f"{name} (b) SingleStream: LoadGen p90 {med('loadgen_p90_ns', s['rounds']) / 1e3:.1f}"
             f" us vs raw p90 {med('raw_p90_ns', s['rounds']) / 1e3:.1f} us (medians); p90 / "
             f"(1.2x raw + 100 us) median {b['median']:.2f} [{b['min']:.2f}, {b['max']:.2f}], "
             f"{s['rounds_meeting_target']}/{n} rounds within: {_verdict(s['meets_target'])} "
             f"(p90 / raw p90 median {s['ratio_p90']['median']:.2f})",
+            flush=True,
+        )
+        cr, cl = s["cpu_us_per_query_raw"]["median"], s["cpu_us_per_query_loadgen"]["median"]
+        print(
+            f"{name} (b') SingleStream CPU time per query (all threads, medians): raw {cr:.1f} "
+            f"us, through LoadGen {cl:.1f} us",
             flush=True,
         )
         for key, rl in m["roofline"].items():
