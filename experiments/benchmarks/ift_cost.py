@@ -50,12 +50,16 @@ from jaxml.models import MLP, cross_entropy
 from jaxml.perf import (
     format_roofline,
     interleaved_times,
+    paired_ratio,
     peak_programs,
     peaks_from_times,
     program_cost,
     roofline,
 )
 from jaxml.train import optax_scan
+
+# Issue 18: the bilevel update at least this many times faster than eager PyTorch, by width.
+TORCH_GOALS = {256: 3.0, 1024: 1.8}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +76,11 @@ class Config:
     calls: int = 3
     repeats: int = 5
     matmul_n: int = 2048
+    torch: bool = True  # run the eager-PyTorch reference (in a subprocess) when torch imports
+    # PyTorch intra-op threads, one worker each (0 = PyTorch's default, the number of cores). On
+    # a loaded machine 2 OpenMP threads can be far slower than 1 (spinning barriers); the goal
+    # is judged against the FASTEST PyTorch configuration.
+    torch_threads: tuple[int, ...] = (1, 2)
     out: str = "results/benchmarks/ift_cost.json"
     SCALES: ClassVar[dict] = {
         "full": {"hidden": (256, 1024, 4096), "repeats": 7},
@@ -83,18 +92,27 @@ class Config:
             "num_val": 40,
             "val_chunk": 20,
             "matmul_n": 256,
+            "torch": False,
         },
     }
 
 
-def _setup(config: Config, width: int):
+def _problem(inner_steps: int, batch_size: int, num_val: int):
+    """The NumPy arrays of the problem: T training batches and the validation set (shared with
+    the PyTorch reference, which rebuilds them in its own process from the same seeds)."""
     data = load_digits(seed=0)
-    x, y = jnp.asarray(data.train.x), jnp.asarray(data.train.y)
-    xv = jnp.asarray(np.concatenate([data.val.x, data.test.x])[: config.num_val])
-    yv = jnp.asarray(np.concatenate([data.val.y, data.test.y])[: config.num_val])
+    x, y = np.asarray(data.train.x, np.float32), np.asarray(data.train.y)
+    xv = np.concatenate([data.val.x, data.test.x])[:num_val].astype(np.float32)
+    yv = np.concatenate([data.val.y, data.test.y])[:num_val]
     rng = np.random.default_rng(0)
-    idx = rng.integers(0, len(y), size=(config.inner_steps, config.batch_size))
-    batches = (x[idx], y[idx])
+    idx = rng.integers(0, len(y), size=(inner_steps, batch_size))
+    return x, (x[idx], y[idx]), (xv, yv)
+
+
+def _setup(config: Config, width: int):
+    x, (bx, by), (xv, yv) = _problem(config.inner_steps, config.batch_size, config.num_val)
+    x, xv, yv = jnp.asarray(x), jnp.asarray(xv), jnp.asarray(yv)
+    batches = (jnp.asarray(bx), jnp.asarray(by))
     model = MLP(hidden=(width, width), num_outputs=10)
     params = model.init(jax.random.key(0), x[:1])
     hparams = init_log_decay(params, decay=1e-4)
@@ -128,6 +146,222 @@ def _setup(config: Config, width: int):
 
     losses = {"flax": (train_loss, val_loss), "plain_fn": (train_fn, val_fn)}
     return params, hparams, batches, (xv, yv), losses
+
+
+def torch_programs(
+    width: int,
+    inner_steps: int = 10,
+    batch_size: int = 128,
+    lr: float = 0.1,
+    num_terms: int = 5,
+    num_val: int = 400,
+) -> dict:
+    """The same problem in eager PyTorch: ``{"plain": T steps, "update": the bilevel update}``.
+
+    The idiomatic PyTorch version of Lorraine et al.'s algorithm: T SGD steps on the training
+    loss with one log weight decay per weight, then the validation gradient, the training
+    gradient built with ``create_graph=True`` and ``num_terms`` Neumann terms as
+    reverse-over-reverse products on the retained graph (``v <- v - alpha H v``), the mixed term
+    as one more backward pass into the decays, and an Adam step (lr 1e-2) on them. Run in its own
+    process (:class:`TorchReference`), so PyTorch's and XLA's thread pools never run at once.
+    """
+    import torch
+
+    torch.manual_seed(0)
+    _, (bx, by), (xv, yv) = _problem(inner_steps, batch_size, num_val)
+    bx, by = torch.from_numpy(bx), torch.from_numpy(by.astype(np.int64))
+    xv, yv = torch.from_numpy(xv), torch.from_numpy(yv.astype(np.int64))
+    params = []
+    for fan_in, fan_out in [(64, width), (width, width), (width, 10)]:
+        params.append((torch.randn(fan_in, fan_out) / fan_in**0.5).requires_grad_())
+        params.append(torch.zeros(fan_out).requires_grad_())
+    hparams = [torch.full_like(p, float(np.log(1e-4))).requires_grad_() for p in params]
+    outer = torch.optim.Adam(hparams, lr=1e-2)
+    ce = torch.nn.functional.cross_entropy
+
+    def forward(ps, xb):
+        for i in range(0, len(ps) - 2, 2):
+            xb = torch.relu(xb @ ps[i] + ps[i + 1])
+        return xb @ ps[-2] + ps[-1]
+
+    def train_loss(ps, hs, xb, yb):
+        decay = sum(torch.sum(torch.exp(h) * w * w) for w, h in zip(ps, hs, strict=True))
+        return ce(forward(ps, xb), yb) + 0.5 * decay
+
+    def plain():
+        hs = [h.detach() for h in hparams]
+        for t in range(inner_steps):
+            loss = train_loss(params, hs, bx[t], by[t])
+            grads = torch.autograd.grad(loss, params)
+            with torch.no_grad():
+                for p, g in zip(params, grads, strict=True):
+                    p.sub_(lr * g)
+        return float(loss)
+
+    def update():
+        plain()
+        v = list(torch.autograd.grad(ce(forward(params, xv), yv), params))
+        acc = [g.clone() for g in v]
+        g = torch.autograd.grad(
+            train_loss(params, hparams, bx[-1], by[-1]), params, create_graph=True
+        )
+        for _ in range(num_terms):
+            hv = torch.autograd.grad(g, params, grad_outputs=v, retain_graph=True)
+            v = [a - lr * b for a, b in zip(v, hv, strict=True)]
+            acc = [a + b for a, b in zip(acc, v, strict=True)]
+        mixed = torch.autograd.grad(g, hparams, grad_outputs=acc)
+        outer.zero_grad(set_to_none=False)
+        for h, m in zip(hparams, mixed, strict=True):
+            h.grad = -m  # the validation loss has no direct term in the decays
+        outer.step()
+        return float(sum(torch.sum(m * m) for m in mixed)) ** 0.5  # hypergradient norm
+
+    return {"plain": plain, "update": update}
+
+
+def torch_worker(kwargs_json: str, threads: int = 0) -> None:
+    """Subprocess side of :class:`TorchReference`: builds :func:`torch_programs` (with
+    ``threads`` intra-op threads; 0 = PyTorch's default), then answers each stdin line
+    ``"<name> <calls>"`` with the seconds per call of that many calls."""
+    import json
+    import time
+
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    programs = torch_programs(**json.loads(kwargs_json))
+    for fn in programs.values():  # warm-up
+        fn()
+    print(f"READY {torch.__version__} {torch.get_num_threads()}", flush=True)
+    for line in sys.stdin:
+        name, calls = line.split()
+        t0 = time.perf_counter()
+        for _ in range(int(calls)):
+            programs[name]()
+        print(f"{(time.perf_counter() - t0) / int(calls)!r}", flush=True)
+
+
+class TorchReference:
+    """Eager PyTorch in a subprocess, driven one timed round at a time through a pipe, so its
+    rounds interleave with the jaxml programs' rounds (``interleaved_times(external=...)``)."""
+
+    def __init__(self, config: Config, width: int, threads: int = 0):
+        import json
+        import subprocess
+
+        kwargs = {
+            "width": width,
+            "inner_steps": config.inner_steps,
+            "batch_size": config.batch_size,
+            "lr": config.lr,
+            "num_terms": config.num_terms,
+            "num_val": config.num_val,
+        }
+        code = "import sys; from experiments.benchmarks.ift_cost import torch_worker; "
+        code += "torch_worker(sys.argv[1], int(sys.argv[2]))"
+        self.calls = config.calls
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code, json.dumps(kwargs), str(threads)],
+            cwd=Path(__file__).resolve().parents[2],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        ready = self.proc.stdout.readline().split()
+        if not ready or ready[0] != "READY":
+            self.proc.kill()
+            raise RuntimeError(f"the PyTorch reference did not start: {ready}")
+        self.version, self.threads = ready[1], int(ready[2])
+
+    def round(self, name: str) -> float:
+        self.proc.stdin.write(f"{name} {self.calls}\n")
+        self.proc.stdin.flush()
+        return float(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def _start_torch(config: Config, width: int) -> dict[int, TorchReference]:
+    """One PyTorch worker per entry of ``config.torch_threads`` (none without torch)."""
+    import importlib.util
+
+    if not config.torch or importlib.util.find_spec("torch") is None:
+        return {}
+    return {n: TorchReference(config, width, n) for n in config.torch_threads}
+
+
+# Issue 18: peak memory of the bilevel update over plain Adam training, by decay granularity.
+MEMORY_GOALS = {"weight": 2.5, "unit": 1.5}
+
+
+def measure_memory(config: Config, width: int, row: dict | None = None) -> dict:
+    """XLA's memory analysis of the bilevel update against plain training with Adam.
+
+    Plain training here is what a user would run without hyperparameter optimization: T Adam
+    steps (lr 1e-3) on the same training loss, with the decays an input of the program (so it
+    holds them as the bilevel update does). Both programs donate their state. ``peak`` is XLA's
+    estimate for one call (arguments + outputs + temporaries - aliased), ``temp`` the
+    temporaries alone; all are also given in units of one copy of the parameters (``P``).
+    ``row`` (from :func:`measure`) supplies the per-weight bilevel update's analysis, the same
+    program as its ``bilevel_neumann_rev_rev``, so it is not compiled twice.
+    """
+    params, _, batches, val, losses = _setup(config, width)
+    train_loss, val_loss = losses["flax"]
+    p_bytes = sum(a.size * a.dtype.itemsize for a in jax.tree.leaves(params))
+    out = {"param_bytes": int(p_bytes)}
+    for gran in ("weight", "unit"):
+        hparams = init_log_decay(params, decay=1e-4, granularity=gran)
+        adam = optax.adam(1e-3)
+
+        def plain(state, h, adam=adam):
+            loss = lambda q, *batch: train_loss(q, h, *batch)  # noqa: E731
+            res = optax_scan(loss, adam, *state, batches=batches)
+            return res.params, res.opt_state
+
+        plain_fn = jax.jit(plain, donate_argnums=0)
+        m_plain = compiled_memory_bytes(plain_fn, (params, adam.init(params)), hparams)
+        opt = bilevel(
+            train_loss,
+            val_loss,
+            optax.sgd(config.lr),
+            optax.adam(1e-2),
+            num_terms=config.num_terms,
+            alpha=config.lr,
+        )
+        if gran == "weight" and row is not None:
+            m_upd = row["bilevel_neumann_rev_rev"]["memory"]
+        else:
+            upd = jax.jit(lambda s, o=opt: o.update(s, batches, val)[0], donate_argnums=0)
+            m_upd = compiled_memory_bytes(upd, opt.init(params, hparams))
+        if not (m_plain and m_upd):
+            return out
+        in_p = lambda m: {k: v / p_bytes for k, v in m.items()}  # noqa: E731
+        ratio = m_upd["peak_estimate_bytes"] / m_plain["peak_estimate_bytes"]
+        goal = MEMORY_GOALS[gran]
+        out[gran] = {
+            "plain_adam": m_plain,
+            "bilevel": m_upd,
+            "plain_adam_in_P": in_p(m_plain),
+            "bilevel_in_P": in_p(m_upd),
+            "peak_ratio_over_plain_adam": ratio,
+            "goal": goal,
+            "meets_goal": ratio <= goal,
+        }
+        bp, pp = in_p(m_upd), in_p(m_plain)
+        print(
+            f"  memory, {gran} decay: bilevel peak {m_upd['peak_estimate_bytes'] / 2**20:.1f} MiB"
+            f" (args {bp['argument_bytes']:.2f} P + temp {bp['temp_bytes']:.2f} P + out "
+            f"{bp['output_bytes']:.2f} P - aliased {bp['alias_bytes']:.2f} P) vs plain Adam "
+            f"{m_plain['peak_estimate_bytes'] / 2**20:.1f} MiB (args {pp['argument_bytes']:.2f} "
+            f"P + temp {pp['temp_bytes']:.2f} P + out {pp['output_bytes']:.2f} P - aliased "
+            f"{pp['alias_bytes']:.2f} P): ratio {ratio:.2f}, goal <= {goal}: "
+            f"{'met' if ratio <= goal else 'NOT met'}",
+            flush=True,
+        )
+    return out
 
 
 def measure(config: Config, width: int) -> dict:
@@ -179,7 +413,20 @@ def measure(config: Config, width: int) -> dict:
     # program and of the peaks (the least disturbed by other jobs on a shared machine).
     copy_mib = 64 if config.scale == "tiny" else 256
     programs.update(peak_programs(config.matmul_n, copy_mib))
-    times = interleaved_times(programs, calls=config.calls, repeats=config.repeats)
+    # Eager PyTorch (same problem, own process) timed in the same rounds when torch imports.
+    torch_refs = _start_torch(config, width)
+    external = {
+        f"torch{k}_{n}": lambda n=n, r=r: r.round(n)
+        for k, r in torch_refs.items()
+        for n in ("plain", "update")
+    }
+    try:
+        times = interleaved_times(
+            programs, calls=config.calls, repeats=config.repeats, external=external
+        )
+    finally:
+        for r in torch_refs.values():
+            r.close()
     peaks = peaks_from_times(times, config.matmul_n, copy_mib)
     row["peaks"] = peaks._asdict()
     print(
@@ -221,6 +468,50 @@ def measure(config: Config, width: int) -> dict:
     row["flax_over_plain_fn_update"] = (
         row["bilevel_neumann_linearize"]["ms"] / row["bilevel_neumann_plain_fn"]["ms"]
     )
+    row["torch"] = None
+    if torch_refs:
+        ours = "bilevel_neumann_rev_rev"
+        goal = TORCH_GOALS.get(width)
+        tr = {"goal_speedup": goal, "by_threads": {}}
+        for k, r in torch_refs.items():
+            t = {n: times[f"torch{k}_{n}"] for n in ("plain", "update")}
+            d = {
+                "torch_version": r.version,
+                "threads": r.threads,
+                "plain_ms": 1e3 * t["plain"]["seconds_per_call"],
+                "update_ms": 1e3 * t["update"]["seconds_per_call"],
+                "update_min_ms": 1e3 * t["update"]["min_seconds_per_call"],
+                "speedup_update_vs_torch": paired_ratio(times, f"torch{k}_update", ours),
+                "speedup_update_vs_torch_fastest": t["update"]["min_seconds_per_call"]
+                / times[ours]["min_seconds_per_call"],
+                "speedup_plain_vs_torch": paired_ratio(times, f"torch{k}_plain", "plain"),
+            }
+            d["torch_update_over_plain"] = d["update_ms"] / d["plain_ms"]
+            tr["by_threads"][str(r.threads)] = d
+            print(
+                f"  eager PyTorch {r.version}, {r.threads} thread(s), same rounds: update "
+                f"{d['update_ms']:.1f} ms, plain T steps {d['plain_ms']:.1f} ms; jaxml speedup "
+                f"(paired median): update x{d['speedup_update_vs_torch']:.2f} (fastest rounds "
+                f"x{d['speedup_update_vs_torch_fastest']:.2f}), plain "
+                f"x{d['speedup_plain_vs_torch']:.2f}",
+                flush=True,
+            )
+        # Judged against the fastest PyTorch configuration (the strongest reference).
+        best = min(tr["by_threads"].values(), key=lambda d: d["update_ms"])
+        tr["speedup_update_vs_torch"] = best["speedup_update_vs_torch"]
+        tr["speedup_update_vs_torch_fastest"] = best["speedup_update_vs_torch_fastest"]
+        tr["reference_threads"] = best["threads"]
+        tr["meets_goal"] = None if goal is None else tr["speedup_update_vs_torch"] >= goal
+        row["torch"] = tr
+        if goal is not None:
+            print(
+                f"  goal: update >= {goal}x faster than eager PyTorch (its fastest, "
+                f"{best['threads']} thread(s)): x{tr['speedup_update_vs_torch']:.2f} -> "
+                f"{'met' if tr['meets_goal'] else 'NOT met'}",
+                flush=True,
+            )
+    else:
+        print("  PyTorch reference skipped (torch not installed, or --torch false)", flush=True)
     train_loss, val_loss = losses["flax"]
 
     unrolled = []
@@ -263,6 +554,7 @@ def main(argv=None) -> dict:
     for width in config.hidden:
         print(f"measuring H = {width} ...", flush=True)
         rows.append(measure(config, width))
+        rows[-1]["memory_vs_plain_adam"] = measure_memory(config, width, rows[-1])
     print(
         f"\n{'H':>6} {'params':>9} {'variant':>26} {'ms':>9} {'time ratio':>10} {'(fastest)':>9} "
         f"{'peak mem ratio':>14} {'% matmul peak':>13} {'bound':>8}"

@@ -25,6 +25,7 @@ def interleaved_times(
     calls: int = 3,
     repeats: int = 5,
     warmup: int = 1,
+    external: dict[str, Callable[[], float]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Times ``carry = fn(carry)`` chained ``calls`` times for every program, interleaved.
 
@@ -34,6 +35,11 @@ def interleaved_times(
         calls: chained calls per timed repeat.
         repeats: rounds; each round times every program once, in the given order.
         warmup: untimed chained calls per program before the first round (compilation).
+        external: ``name -> round()``: programs that time themselves (e.g. a round of a
+            reference run in another process, driven through a pipe); ``round()`` returns the
+            seconds per call of one round and is called once per round after the programs, so
+            it sees the same load drift (called before the programs of each round). Not
+            warmed up here.
 
     Returns:
         ``name -> {"seconds_per_call": median, "min_seconds_per_call": min, "per_repeat": [...]}``.
@@ -54,8 +60,14 @@ def interleaved_times(
         for _ in range(warmup):
             carry = fn(carry)
         carries[name] = jax.block_until_ready(carry)
-    per = {name: [] for name in programs}
+    external = dict(external or {})
+    for name, fn in external.items():
+        if name in programs or not callable(fn):
+            raise TypeError(f"external[{name!r}] must be a callable not named like a program")
+    per = {name: [] for name in [*programs, *external]}
     for _ in range(repeats):
+        for name, fn in external.items():
+            per[name].append(float(fn()))
         for name, (fn, _) in programs.items():
             carry = carries[name]
             t0 = time.perf_counter()
