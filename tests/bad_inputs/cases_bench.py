@@ -210,6 +210,11 @@ CASES = [
         "measure_raw", "calls", [("0", lambda: b.measure_raw(len, None, _x, batch_size=1, calls=0))]
     ),
     *_c(
+        "measure_raw",
+        "pipelined",
+        [("a string", lambda: b.measure_raw(len, None, _x, batch_size=1, pipelined="yes"))],
+    ),
+    *_c(
         "parse_summary",
         "path",
         [

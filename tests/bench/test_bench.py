@@ -288,3 +288,33 @@ def test_measure_raw_counts_samples(library):
     raw = bench.measure_raw(sut.jitted, sut.params, X, batch_size=8, calls=5, repeats=2)
     assert raw["samples_per_s"] == pytest.approx(8 / raw["seconds_per_batch"])
     assert 0 < raw["latency_p50_s"] <= raw["latency_p99_s"]
+    assert 0 < raw["mean_samples_per_s"] <= raw["samples_per_s"] * (1 + 1e-9)
+    seen = []
+
+    def fn(w, x):  # records the order in which outputs are fetched
+        out = sut.jitted(w, x)
+        seen.append(out)
+        return out
+
+    pipe = bench.measure_raw(fn, sut.params, X, batch_size=8, calls=4, repeats=1, pipelined=True)
+    assert len(seen) == 5 and pipe["mean_samples_per_s"] > 0
+    assert all(o.is_ready() for o in seen)  # every call was waited for, the last one too
+
+
+def test_a_sut_runs_several_tests_and_responses_carry_each_batch(library, tmp_path):
+    """One SUT (its compiled buckets and response pool reused) runs two tests back to back: the
+    accounting restarts, and the pooled responses of the second run still carry the right
+    outputs (LoadGen copies them inside QuerySamplesComplete)."""
+    sut = new_sut(library)
+    first = run_test(sut, settings("Offline"), tmp_path / "a", timeout_s=60)
+    second = run_test(sut, settings("SingleStream", "accuracy"), tmp_path / "b", timeout_s=60)
+    for r in (first, second):
+        assert r.completion["completed_unique"] == r.completion["issued"] > 0
+        assert r.completion["duplicates"] == 0
+    assert second.extras["sut_batches"] == {"1": second.completion["issued"]}
+    entries = bench.read_accuracy_log(tmp_path / "b" / "mlperf_log_accuracy.json")
+    for e in entries:
+        np.testing.assert_allclose(sut.decode(e["data"]), X[e["qsl_idx"]] @ W, rtol=1e-5, atol=1e-5)
+    sut.failed.set()
+    with pytest.raises(RuntimeError, match="build a new one"):
+        sut.start()
