@@ -28,10 +28,12 @@ Procrustes' means, deep HOT's P@1 is above both on every seed, and GW-then-HOT's
 
 import dataclasses
 import json
+import os
 import time
 from pathlib import Path
 from typing import ClassVar
 
+import jax
 import numpy as np
 
 from experiments.harness import (
@@ -48,7 +50,9 @@ from experiments.harness import (
 from experiments.harness.plotting import plt, save_figure
 from jaxml.hyperbolic import (
     COLUMNS,
+    align,
     compare_methods,
+    hierarchy_orbit_sizes,
     match_by_lemmas,
     permute_hierarchy,
     reconstruction_metrics,
@@ -92,6 +96,10 @@ class Config:
     dim: int = 5
     num_epochs: int = 200
     burn_in_epochs: int = 20
+    embed_batch_size: int = 10
+    embed_learning_rate: float = 0.3
+    embed_num_negatives: int = 50
+    embed_lr_decay: str = "constant"
     removed_fractions: tuple[float, ...] = (0.0, 0.3)
     num_restarts: int = 8
     num_iters: int = 20
@@ -102,6 +110,7 @@ class Config:
     deep_inner: int = 20
     deep_hidden: int = 32
     deep_fit_steps: int = 200
+    timing_restarts: int = 8
 
     SCALES: ClassVar[dict] = {
         "full": {
@@ -157,6 +166,10 @@ def _embed(workdir, config, h, name, seeds):
             seed_keys(seeds),
             num_epochs=config.num_epochs,
             burn_in_epochs=config.burn_in_epochs,
+            batch_size=config.embed_batch_size,
+            learning_rate=config.embed_learning_rate,
+            num_negatives=config.embed_num_negatives,
+            lr_decay=config.embed_lr_decay,
             return_info=True,
         )
         emb = np.asarray(emb)
@@ -186,12 +199,14 @@ def run(config: Config, workdir: Path) -> dict:
         wordnet_hierarchy(config.root, version=config.target_version), config.seed + 1
     )
     truth = match_by_lemmas(source.lemmas, target.lemmas)
+    orbits = hierarchy_orbit_sizes(source.parent_edges, source.num_nodes)
     xs, source_info = _embed(workdir, config, source, "source", [2 * s for s in config.seeds])
-    results = {}
+    results, targets = {}, {}
     for fraction in config.removed_fractions:
         tag = f"removed_{fraction:g}"
         h = remove_edges(target, fraction, config.seed + 2)
         ys, info = _embed(workdir, config, h, f"target_{tag}", [2 * s + 1 for s in config.seeds])
+        targets[tag] = ys
         key = cache_key(config=dataclasses.asdict(config), tag=tag)
         cached = load_cached(workdir, f"match_{tag}", key)
         if cached is None:
@@ -208,8 +223,10 @@ def run(config: Config, workdir: Path) -> dict:
         else:
             row = json.loads(str(cached["row"]))
         results[tag] = row
+    timing = _time_deep(config, xs[0], targets[next(iter(targets))][0])
     figures = ["p_at_k.png"]
-    _plot(config, results, workdir / figures[0])
+    bound = orbits.p_at_1_bound(np.flatnonzero(truth >= 0))
+    _plot(config, results, bound, workdir / figures[0])
     metrics = {
         "root": config.root,
         "versions": [config.source_version, config.target_version],
@@ -217,7 +234,10 @@ def run(config: Config, workdir: Path) -> dict:
         "num_nodes": [source.num_nodes, target.num_nodes],
         "num_ground_truth_pairs": int(np.sum(truth >= 0)),
         "chance_p_at_1": 1.0 / target.num_nodes,
+        "structure_bound": orbits.p_at_1_bound(np.flatnonzero(truth >= 0)),
+        "structure_bound_exact": orbits.exact,
         "source_embedding": source_info,
+        "deep_timing": timing,
         "results": results,
         "wall_seconds": time.perf_counter() - t0,
     }
@@ -238,7 +258,38 @@ def _compare(config, x, y, truth, seed):
     )
 
 
-def _plot(config, results, path):
+def _time_deep(config, x, y):
+    """Seconds (wall and process CPU) of one deep-HOT alignment with ``timing_restarts``
+    restarts, compiled (the second of two calls; the first's time is ``first_seconds``), from
+    the isometric solution of the first seed at the first removal fraction."""
+    if config.timing_restarts == 0:
+        return None
+    key = jax.random.key(config.seeds[0])
+    kw = dict(num_iters=config.num_iters, restart_subsample=config.restart_subsample)
+    iso = align(x, y, key=key, num_restarts=config.num_restarts, **kw)
+    deep = dict(
+        num_restarts=config.timing_restarts,
+        deep_outer=config.deep_outer,
+        deep_inner=config.deep_inner,
+        hidden=config.deep_hidden,
+    )
+    times = []
+    for _ in range(2):
+        w0, c0 = time.perf_counter(), time.process_time()
+        res = align(x, y, key=key, registration="mlp", init=iso, **deep)
+        jax.block_until_ready(res.log_plan)
+        times.append((time.perf_counter() - w0, time.process_time() - c0))
+    return {
+        "restarts": config.timing_restarts,
+        "num_nodes": int(x.shape[0]),
+        "first_seconds": times[0][0],
+        "seconds": times[1][0],
+        "cpu_seconds": times[1][1],
+        "loadavg": os.getloadavg()[0],
+    }
+
+
+def _plot(config, results, bound, path):
     tags = list(results)
     fig, axes = plt.subplots(1, 2, figsize=(14, 4.8), sharey=True)
     width = 0.8 / len(COLUMNS)
@@ -274,6 +325,8 @@ def _plot(config, results, path):
             f"{config.dim})",
             ylabel=f"precision (mean, min-max, {len(config.seeds)} seeds); legend: s/alignment",
         )
+        if k_name == "p_at_1":
+            ax.axhline(bound, color="k", ls=":", label=f"structure-only bound {bound:.2f}")
         ax.legend(fontsize=8)
     save_figure(fig, path)
 
@@ -285,8 +338,20 @@ def summarize(metrics: dict) -> Summary:
         "seeds": len(metrics["seeds"]),
         "ground-truth pairs": metrics["num_ground_truth_pairs"],
         "chance P@1": f"{metrics['chance_p_at_1']:.4f}",
+        "structure-only P@1 bound (mean 1/orbit over ground-truth nodes)": (
+            f"{metrics['structure_bound']:.3f}"
+            + ("" if metrics.get("structure_bound_exact", True) else " (upper bracket)")
+        ),
         "source embedding MAP": format_stats(metrics["source_embedding"]["map"]),
     }
+    timing = metrics.get("deep_timing")
+    if timing:
+        numbers[
+            f"deep HOT, {timing['restarts']} restarts, n = {timing['num_nodes']}: s / alignment"
+        ] = (
+            f"{timing['seconds']:.1f} wall, {timing['cpu_seconds']:.1f} CPU (compiled; first call "
+            f"{timing['first_seconds']:.1f} s; load {timing['loadavg']:.1f})"
+        )
     for tag, row in results.items():
         for col in COLUMNS:
             numbers[f"{tag}: {col} P@1, mean +- std [min, max]"] = format_stats(row[col]["p_at_1"])

@@ -46,6 +46,8 @@ from jaxml.hyperbolic.embeddings import (
 )
 from jaxml.hyperbolic.hierarchies import (
     HierarchyData,
+    OrbitBounds,
+    hierarchy_orbit_sizes,
     permute_hierarchy,
     remove_edges,
     synthetic_hierarchy,
@@ -92,6 +94,7 @@ __all__ = [
     "EuclideanMap",
     "HierarchyData",
     "HyperbolicMLP",
+    "OrbitBounds",
     "Isometry",
     "MobiusLinear",
     "PoincareCost",
@@ -109,6 +112,7 @@ __all__ = [
     "compare_methods",
     "compose_isometries",
     "fit_isometry",
+    "hierarchy_orbit_sizes",
     "identity_isometry",
     "invert_isometry",
     "make_poincare_trainer",

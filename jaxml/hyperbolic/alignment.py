@@ -88,6 +88,7 @@ from jaxml.hyperbolic.isometry import (
 )
 from jaxml.hyperbolic.matching import precision_at_k
 from jaxml.hyperbolic.registration import (
+    LOSSES,
     DeepMap,
     DeepRegistration,
     apply_deep_map,
@@ -751,6 +752,7 @@ def _deep_settings(method, registration, d, **kw) -> DeepRegistration | None:
         c=kw["c"],
         sinkhorn_threshold=kw["sinkhorn_threshold"],
         sinkhorn_max_iterations=kw["sinkhorn_max_iterations"],
+        loss=check_choice(kw["deep_loss"], "deep_loss", LOSSES),
     )
 
 
@@ -845,6 +847,7 @@ def align(
     deep_learning_rate: float = 0.01,
     deep_epsilon_start: float = 0.1,
     deep_fit_steps: int = 100,
+    deep_loss: str = "alternating",
     init: AlignmentResult | None = None,
 ) -> AlignmentResult:
     """Aligns two point sets of the Poincare ball without correspondences.
@@ -894,6 +897,10 @@ def align(
         deep_epsilon_start: initial relative epsilon of the deep registration.
         deep_fit_steps: ``"gw_then_hyperbolic"``: steps fitting the map to GW's barycentric
             projection before the OT refinement.
+        deep_loss: the deep registration's training loss, one of
+            :data:`~jaxml.hyperbolic.registration.LOSSES`: ``"alternating"`` plan / map steps or
+            gradient steps on the debiased Sinkhorn ``"divergence"`` (see
+            :class:`~jaxml.hyperbolic.DeepRegistration`).
         init: for the deep registration only, a previous result on the same ``x, y`` to start
             from instead of recomputing it: a ``"hyperbolic_ot"`` result with an isometry
             (``registration="mlp"``) or a ``"gromov_wasserstein"`` result
@@ -955,6 +962,7 @@ def align(
         deep_learning_rate=deep_learning_rate,
         deep_epsilon_start=deep_epsilon_start,
         deep_fit_steps=deep_fit_steps,
+        deep_loss=deep_loss,
         sinkhorn_threshold=sinkhorn_threshold,
         sinkhorn_max_iterations=sinkhorn_max_iterations,
     )

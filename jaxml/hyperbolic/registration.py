@@ -9,14 +9,24 @@ is well conditioned even for points near the boundary, where small ambient moves
 hyperbolic ones. This corrects local, non-linear differences such as branch permutations, which
 no isometry can (Alvarez-Melis, Mroueh & Jaakkola 2020, Sec. 5).
 
-Training (:meth:`DeepRegistration.run`, pure, jit/vmap-able): ``num_outer`` entropic OT solves
-(ott Sinkhorn, warm-started potentials, epsilon annealed geometrically), each followed by
-``inner_steps`` optimizer steps (Adam on the kernels, Riemannian Adam on the Mobius biases) on
-``L(theta) = <P, C(f_theta(x), y)>`` with the plan ``P`` held fixed. By the envelope theorem
-``grad_theta OT_eps(f_theta(x), y) = <P*, grad_theta C>``, so each first inner step is an exact
-gradient step on the entropic OT cost, at the price of one Sinkhorn solve per ``inner_steps``
-updates and no differentiation through Sinkhorn (we measured the alternation; see
-docs/hyperbolic.md for why the debiased divergence was not used).
+Training (:meth:`DeepRegistration.run`, pure, jit/vmap-able) has two losses, chosen by
+``DeepRegistration.loss``:
+
+* ``"alternating"`` (default): ``num_outer`` entropic OT solves (ott Sinkhorn, warm-started
+  potentials, epsilon annealed geometrically), each followed by ``inner_steps`` optimizer steps
+  (Adam on the kernels, Riemannian Adam on the Mobius biases) with the plan ``P`` held fixed, on
+  the plan's barycentric targets (``inner_loss="barycentric"``) or on ``<P, C(f_theta(x), y)>``
+  (``"plan"``). By the envelope theorem ``grad_theta OT_eps(f_theta(x), y) = <P*, grad_theta
+  C>``, so each first ``"plan"`` step is an exact gradient step on the entropic OT cost, at the
+  price of one Sinkhorn solve per ``inner_steps`` updates and no differentiation through
+  Sinkhorn.
+* ``"divergence"``: every one of the ``num_outer * inner_steps`` steps is a gradient step on the
+  debiased Sinkhorn divergence ``S_eps(f(x), y) = OT_eps(f(x), y) - OT_eps(f(x), f(x)) / 2``
+  (Feydy et al. 2019; the ``y, y`` term is constant in ``theta``), computed by
+  :func:`ott.tools.sinkhorn_divergence.sinkhorn_divergence` with two Sinkhorn solves per step and
+  its gradient by ott's implicit differentiation through the solves.
+
+Which one is the default was decided by measurement (docs/hyperbolic.md, "Loss choice").
 """
 
 from __future__ import annotations
@@ -29,6 +39,9 @@ import jax
 import jax.numpy as jnp
 import optax
 from jax.typing import ArrayLike
+from ott.geometry import pointcloud
+from ott.solvers.linear import implicit_differentiation
+from ott.tools.sinkhorn_divergence import sinkhorn_divergence
 
 from jaxml._validation import (
     check_array,
@@ -40,12 +53,13 @@ from jaxml._validation import (
 )
 from jaxml.hyperbolic import poincare
 from jaxml.hyperbolic._checks import check_points
-from jaxml.hyperbolic.cost import solve_sinkhorn
+from jaxml.hyperbolic.cost import PoincareCost, solve_sinkhorn
 from jaxml.hyperbolic.isometry import Isometry, compose_isometries
 from jaxml.hyperbolic.nn import HyperbolicMLP, ball_param_labels
 from jaxml.hyperbolic.radam import riemannian_adam
 
 __all__ = [
+    "LOSSES",
     "DeepMap",
     "DeepRegistration",
     "DeepRegistrationOutput",
@@ -55,6 +69,9 @@ __all__ = [
     "register_from_isometry",
     "register_from_plan",
 ]
+
+
+LOSSES = ("alternating", "divergence")
 
 
 class DeepMap(NamedTuple):
@@ -112,7 +129,7 @@ class DeepRegistrationOutput(NamedTuple):
 
 @dataclasses.dataclass(frozen=True)
 class DeepRegistration:
-    """Alternating plan / map training of :class:`DeepMap` (see the module docstring).
+    """End-to-end OT training of :class:`DeepMap` (see the module docstring for both losses).
 
     Hashable (a valid ``static_argnames`` argument); ``init``/``fit_targets``/``run`` are pure.
 
@@ -128,6 +145,9 @@ class DeepRegistration:
         power: the cost is ``d^power``.
         c: curvature magnitude.
         sinkhorn_threshold, sinkhorn_max_iterations: of each Sinkhorn solve.
+        inner_loss: ``"barycentric"`` or ``"plan"``, the map loss of ``loss="alternating"``.
+        loss: one of :data:`LOSSES`, ``"alternating"`` plan/map steps or gradient steps on the
+            debiased Sinkhorn ``"divergence"`` (implicit differentiation through ott).
     """
 
     hidden: int = 32
@@ -143,8 +163,10 @@ class DeepRegistration:
     sinkhorn_threshold: float = 1e-3
     sinkhorn_max_iterations: int = 300
     inner_loss: str = "barycentric"
+    loss: str = "alternating"
 
     def __post_init__(self):
+        check_choice(self.loss, "loss", LOSSES)
         check_choice(self.inner_loss, "inner_loss", ("barycentric", "plan"))
         check_int(self.hidden, "hidden", minimum=1)
         check_int(self.num_outer, "num_outer", minimum=1)
@@ -228,6 +250,8 @@ class DeepRegistration:
         """``len(epsilons)`` rounds of (Sinkhorn solve, ``inner_steps`` map steps), then a last
         solve at ``epsilons[-1]`` for the returned potentials and cost."""
         n, m = x.shape[0], y.shape[0]
+        if self.loss == "divergence":
+            return self._run_divergence(params, isometry, x, y, epsilons)
 
         def outer(carry, eps):
             params, f, g = carry
@@ -254,6 +278,45 @@ class DeepRegistration:
         (params, f, g), losses = jax.lax.scan(outer, init, epsilons)
         cost = self._cost(_apply(DeepMap(isometry, params), x, self.c), y)
         out = self._sinkhorn(cost, epsilons[-1], (f, g))
+        return DeepRegistrationOutput(params, out.f, out.g, jnp.sum(out.matrix * cost), losses)
+
+    def divergence(self, params: dict, isometry: Isometry, x, y, epsilon) -> jax.Array:
+        """The debiased Sinkhorn divergence ``S_eps(f(x), y)`` without its constant ``y, y``
+        term (differentiable in ``params`` by implicit differentiation through ott)."""
+        fx = _apply(DeepMap(isometry, params), x, self.c)
+        div, _ = sinkhorn_divergence(
+            pointcloud.PointCloud,
+            fx,
+            y,
+            cost_fn=PoincareCost(self.c, self.power),
+            epsilon=epsilon,
+            static_b=True,
+            solve_kwargs=dict(
+                threshold=self.sinkhorn_threshold,
+                max_iterations=self.sinkhorn_max_iterations,
+                implicit_diff=implicit_differentiation.ImplicitDiff(),
+            ),
+        )
+        return div
+
+    def _run_divergence(self, params, isometry, x, y, epsilons):
+        opt = self._optimizer(params)
+
+        def outer(carry, eps):
+            def step(carry, _):
+                params, state = carry
+                loss, grads = jax.value_and_grad(self.divergence)(params, isometry, x, y, eps)
+                updates, state = opt.update(grads, state, params)
+                return (optax.apply_updates(params, updates), state), loss
+
+            carry, losses = jax.lax.scan(step, carry, None, self.inner_steps)
+            return carry, losses[0]
+
+        (params, _), losses = jax.lax.scan(outer, (params, opt.init(params)), epsilons)
+        cost = self._cost(_apply(DeepMap(isometry, params), x, self.c), y)
+        n, m = x.shape[0], y.shape[0]
+        zeros = (jnp.zeros((n,), x.dtype), jnp.zeros((m,), x.dtype))
+        out = self._sinkhorn(cost, epsilons[-1], zeros)
         return DeepRegistrationOutput(params, out.f, out.g, jnp.sum(out.matrix * cost), losses)
 
     def transport(self, mapping: DeepMap, x, y, f, g, epsilon):
