@@ -113,10 +113,60 @@ def add_rooflines(single: dict, mesh, args, global_batch: int, peaks) -> None:
     for m in steptime.METHODS:
         step_fn, state, x, y = steptime.build(m, mesh, model=args.model, global_batch=global_batch)
         cost = program_cost(step_fn, state, x, y)
+        single[m]["hlo"] = hlo_facts(step_fn.lower(state, x, y).compile().as_text())
+        single[m]["hlo"]["bytes_accessed_per_device"] = cost.bytes_accessed
+        single[m]["hlo"]["flops_per_device"] = cost.flops
         cost = cost._replace(flops=k * cost.flops, bytes_accessed=k * cost.bytes_accessed)
         rl = roofline(cost, single[m]["step_ms"] / 1e3, roof)
         single[m]["roofline"] = rl.as_dict()
         print("  " + format_roofline(f"{m} step, global batch {global_batch}", rl), flush=True)
+    # What DC-S3GD adds, from the compiled programs: its extra bytes (ring buffer, momentum,
+    # mean square, raveled params: O(P) elementwise work) moved at the copy bandwidth, by all
+    # devices (simulated devices share the host), against the measured time difference.
+    hs, hd = single["sync"]["hlo"], single["dc"]["hlo"]
+    extra_bytes = k * (hd["bytes_accessed_per_device"] - hs["bytes_accessed_per_device"])
+    extra = {
+        "extra_bytes_all_devices": extra_bytes,
+        "extra_ms_at_copy_bandwidth": 1e3 * extra_bytes / roof.copy_bytes_per_s,
+        "measured_extra_ms": single["dc"]["step_ms"] - single["sync"]["step_ms"],
+        "measured_extra_ms_fastest": single["dc"]["min_step_ms"] - single["sync"]["min_step_ms"],
+        "extra_ops": {key: hd[key] - hs[key] for key in HLO_OPS},
+    }
+    single["dc_extra"] = extra
+    print(
+        f"  DC-S3GD - sync, compiled programs: {extra['extra_ops']} ops; "
+        f"{extra_bytes / 1e6:+.2f} MB accessed per step (all devices) = "
+        f"{extra['extra_ms_at_copy_bandwidth']:+.3f} ms at the copy bandwidth; measured "
+        f"{extra['measured_extra_ms']:+.3f} ms (medians), {extra['measured_extra_ms_fastest']:+.3f}"
+        " ms (fastest repeats)",
+        flush=True,
+    )
+
+
+HLO_OPS = ("fusion", "copy", "all-reduce", "dynamic-update-slice", "parameter", "while")
+
+
+def hlo_facts(hlo_text: str) -> dict:
+    """Counts of a few instruction kinds in the ENTRY computation of a compiled HLO module (the
+    per-device program): fusions, copies, all-reduces, in-place updates, parameters, loops."""
+    entry, inside = [], False
+    for line in hlo_text.splitlines():
+        if line.startswith("ENTRY "):
+            inside = True
+        elif inside and line.startswith("}"):
+            break
+        elif inside:
+            entry.append(line)
+    counts = dict.fromkeys(HLO_OPS, 0)
+    for line in entry:
+        _, _, rhs = line.partition(" = ")
+        # "<shape> <op>(" where the shape may be a tuple with spaces: the op is the word just
+        # before the first "(" that follows the shape.
+        for op in HLO_OPS:
+            if f" {op}(" in rhs or rhs.startswith(f"{op}("):
+                counts[op] += 1
+                break
+    return counts
 
 
 def single_process(args, global_batch: int, peaks=None) -> dict:

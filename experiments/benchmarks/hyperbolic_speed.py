@@ -54,8 +54,15 @@ from jaxml.hyperbolic import (
     wordnet_hierarchy,
 )
 from jaxml.hyperbolic import poincare as P
-from jaxml.hyperbolic.sinkhorn_fast import sinkhorn_stabilized
-from jaxml.perf import ProgramCost, format_roofline, measure_peaks, program_cost, roofline
+from jaxml.hyperbolic.sinkhorn_fast import sinkhorn_restarts, sinkhorn_stabilized
+from jaxml.perf import (
+    ProgramCost,
+    format_roofline,
+    interleaved_times,
+    measure_peaks,
+    program_cost,
+    roofline,
+)
 
 INNER_ITERATIONS = 10  # ott's Sinkhorn default: the error is checked every 10 iterations
 
@@ -289,6 +296,163 @@ def bench_alignment(config: Config, peaks) -> dict:
     return out
 
 
+# --- (a') the Sinkhorn solve alone: sinkhorn_fast vs POT vs NumPy, and restarts -------------
+
+# Issue 18 goals: one solve >= 5x POT at the same iterations, within 2x of the NumPy float32
+# loop, plans equal to 1e-6 relative; 8 restarts at most 4x one solve.
+GOAL_OVER_POT, GOAL_OVER_NUMPY, GOAL_PLAN_REL, GOAL_RESTARTS = 5.0, 2.0, 1e-6, 4.0
+
+
+def _read_probe(mib: int, reps: int):
+    """``reps`` read passes over a ``mib`` MiB float32 buffer (a reduction that depends on the
+    carry, so XLA cannot hoist it): the read bandwidth at that footprint (cache vs DRAM)."""
+    x = jnp.linspace(0.0, 1.0, mib * 2**18, dtype=jnp.float32)
+    fn = jax.jit(
+        lambda c: (c[0], jax.lax.fori_loop(0, reps, lambda i, s: jnp.sum(c[0] * s) * 1e-7, c[1]))
+    )
+    return fn, (x, jnp.float32(1.0))
+
+
+def bench_sinkhorn_solve(config: Config) -> dict:
+    """The 1000 x 1000 Poincare Sinkhorn solve alone (cost matrix given), every side timed in the
+    same interleaved rounds (jaxml.perf.interleaved_times; POT and NumPy as ``external``
+    programs): POT ``ot.sinkhorn`` in float64 (NumPy's default) and float32, the plain NumPy
+    float32 loop, ``sinkhorn_fast`` (float32), and ``R`` restarts with different costs
+    (different rotations) as ``vmap`` and as :func:`sinkhorn_restarts` (sequential). The roof
+    is the read bandwidth at the program's footprint: a kernel-mode iteration reads the
+    ``n x n`` kernel twice (K, then K^T), ``8 n^2`` bytes in float32, one solve's working set is
+    ``8 n^2`` bytes (K and K^T), R restarts' ``R`` times that."""
+    n, its, r = config.num_points, config.sinkhorn_iterations, config.restarts
+    x = _points(0, n, config.dim).astype(np.float64)
+    y = _points(1, n, config.dim).astype(np.float64)
+    rng = np.random.default_rng(2)
+    ws = [np.linalg.qr(rng.normal(size=(config.dim,) * 2))[0] for _ in range(r)]
+    costs64 = np.stack([_np_poincare_cost(x @ w.T, y) for w in ws])
+    c64 = costs64[0]
+    eps = config.eps_scale * float(c64.std())
+    a64 = np.full(n, 1.0 / n)
+    cj, cjs = jnp.asarray(c64, jnp.float32), jnp.asarray(costs64, jnp.float32)
+    eps_r = jnp.asarray(config.eps_scale * costs64.reshape(r, -1).std(1), jnp.float32)
+    kw = {"num_iterations": its, "check_every": INNER_ITERATIONS}
+    one = jax.jit(lambda c: sinkhorn_stabilized(c, eps, **kw).plan)
+    vm = jax.jit(jax.vmap(lambda c, e: sinkhorn_stabilized(c, e, **kw).plan))
+    seq = jax.jit(lambda c, e: sinkhorn_restarts(c, e, **kw).plan)
+    programs = {
+        "fast": (lambda c: (c[0], one(c[0])), (cj, one(cj))),
+        "restarts_vmap": (lambda c: (c[0], vm(c[0], eps_r)), (cjs, vm(cjs, eps_r))),
+        "restarts_seq": (lambda c: (c[0], seq(c[0], eps_r)), (cjs, seq(cjs, eps_r))),
+    }
+    one_mib = max(1, 8 * n * n // 2**20)
+    # footprint MiB -> read passes; 1 GiB is beyond every cache (the VM reports a 480 MiB L3)
+    probes = {"read_one_solve": one_mib, f"read_{r}_solves": r * one_mib, "read_dram": 1024}
+    if config.scale == "tiny":
+        probes = {"read_one_solve": 1, f"read_{r}_solves": r, "read_dram": 16}
+    passes = {k: max(2, min(20, 8192 // mib)) for k, mib in probes.items()}
+    for name, mib in probes.items():
+        programs[name] = _read_probe(mib, passes[name])
+
+    def timed(fn):
+        def one_round():
+            t0 = time.perf_counter()
+            fn()
+            return time.perf_counter() - t0
+
+        return one_round
+
+    plan_np = _numpy_sinkhorn(c64, config.eps_scale, its)
+    external = {"numpy_f32": timed(lambda: _numpy_sinkhorn(c64, config.eps_scale, its))}
+    out = {"num_points": n, "iterations": its, "restarts": r, "epsilon": eps}
+    plans = {"numpy_f32": plan_np.astype(np.float64), "fast": np.asarray(one(cj), np.float64)}
+    if _have("ot"):
+        import ot
+
+        def pot(dtype):
+            a = a64.astype(dtype)
+            c = c64.astype(dtype)
+            return lambda: ot.sinkhorn(a, a, c, dtype(eps), numItermax=its, stopThr=0.0, warn=False)
+
+        for name, dtype in (("pot_f64", np.float64), ("pot_f32", np.float32)):
+            external[name] = timed(pot(dtype))
+            plans[name] = np.asarray(pot(dtype)(), np.float64)
+        out["pot_version"] = ot.__version__
+    else:
+        out["pot_missing"] = "POT not installed (pip install -r requirements-bench.txt)"
+    times = interleaved_times(programs, calls=1, repeats=config.repeats, external=external)
+    med = {k: v["seconds_per_call"] for k, v in times.items()}
+    fastest = {k: v["min_seconds_per_call"] for k, v in times.items()}
+    out["seconds"], out["min_seconds"] = med, fastest
+    # Bandwidth roofs: read passes over the probe's footprint, fastest round.
+    roofs = {}
+    for name, mib in probes.items():
+        roofs[name] = passes[name] * mib * 2**20 / fastest[name]
+    out["read_bandwidth_bytes_per_s"] = roofs
+    per_solve = 8.0 * n * n * its  # bytes read by one solve (K and K^T once per iteration)
+    bw = {
+        "fast": per_solve / fastest["fast"],
+        "numpy_f32": per_solve / fastest["numpy_f32"],
+        "restarts_seq": r * per_solve / fastest["restarts_seq"],
+        "restarts_vmap": r * per_solve / fastest["restarts_vmap"],
+    }
+    out["achieved_read_bytes_per_s"] = bw
+    # Ratios: paired per round would mix processes; medians of the same rounds.
+    ref = plans.get("pot_f64", plans["numpy_f32"])
+    out["plan_rel_diff"] = {
+        k: float(np.max(np.abs(p - ref)) / ref.max()) for k, p in plans.items() if p is not ref
+    }
+    out["plan_rel_diff_fast_vs_numpy_f32"] = float(
+        np.max(np.abs(plans["fast"] - plans["numpy_f32"])) / plans["numpy_f32"].max()
+    )
+    if "pot_f64" in med:
+        out["speedup_fast_over_pot_f64"] = med["pot_f64"] / med["fast"]
+        out["speedup_fast_over_pot_f32"] = med["pot_f32"] / med["fast"]
+        out["speedup_fast_over_pot_fastest_rounds"] = (
+            min(fastest["pot_f64"], fastest["pot_f32"]) / fastest["fast"]
+        )
+        best_pot = min(med["pot_f64"], med["pot_f32"])
+        out["speedup_fast_over_pot"] = best_pot / med["fast"]
+        out["meets_goal_over_pot"] = out["speedup_fast_over_pot"] >= GOAL_OVER_POT
+    out["fast_over_numpy_f32"] = med["fast"] / med["numpy_f32"]
+    out["fast_over_numpy_f32_fastest_rounds"] = fastest["fast"] / fastest["numpy_f32"]
+    out["meets_goal_within_2x_numpy"] = out["fast_over_numpy_f32"] <= GOAL_OVER_NUMPY
+    out["restarts_vmap_over_one"] = med["restarts_vmap"] / med["fast"]
+    out["restarts_seq_over_one"] = med["restarts_seq"] / med["fast"]
+    out["restarts_over_one"] = min(out["restarts_vmap_over_one"], out["restarts_seq_over_one"])
+    out["meets_goal_restarts"] = out["restarts_over_one"] <= GOAL_RESTARTS
+    fmt = lambda k: f"{med[k]:.3f} s (fastest {fastest[k]:.3f})"  # noqa: E731
+    print(f"(a') Sinkhorn solve, {n} x {n}, {its} iterations, interleaved rounds:", flush=True)
+    for k in ("fast", "numpy_f32", "pot_f64", "pot_f32", "restarts_seq", "restarts_vmap"):
+        if k in med:
+            extra = f", reads {bw[k] / 1e9:.1f} GB/s" if k in bw else ""
+            diff = out["plan_rel_diff"].get(k)
+            extra += f", plan rel. diff {diff:.1e} vs POT float64" if diff is not None else ""
+            print(f"    {k:>14}: {fmt(k)}{extra}", flush=True)
+    print(
+        "    read bandwidth by footprint (roof): "
+        + ", ".join(f"{k} ({probes[k]} MiB) {v / 1e9:.1f} GB/s" for k, v in roofs.items()),
+        flush=True,
+    )
+    if "speedup_fast_over_pot" in out:
+        print(
+            f"    sinkhorn_fast / POT: x{out['speedup_fast_over_pot']:.2f} (vs its faster dtype; "
+            f"f64 x{out['speedup_fast_over_pot_f64']:.2f}, f32 "
+            f"x{out['speedup_fast_over_pot_f32']:.2f}); goal >= {GOAL_OVER_POT}: "
+            f"{'met' if out['meets_goal_over_pot'] else 'NOT met'}",
+            flush=True,
+        )
+    print(
+        f"    sinkhorn_fast / NumPy float32 loop: {out['fast_over_numpy_f32']:.2f} (goal <= "
+        f"{GOAL_OVER_NUMPY}: {'met' if out['meets_goal_within_2x_numpy'] else 'NOT met'}); "
+        f"plan vs NumPy float32 {out['plan_rel_diff_fast_vs_numpy_f32']:.1e} relative; "
+        f"{r} restarts / one solve: sequential {out['restarts_seq_over_one']:.2f}, vmap "
+        f"{out['restarts_vmap_over_one']:.2f} (goal <= {GOAL_RESTARTS}: "
+        f"{'met' if out['meets_goal_restarts'] else 'NOT met'}); roof for {r} restarts at the "
+        f"{r}-solve footprint: {r * per_solve / roofs[f'read_{r}_solves'] / fastest['fast']:.2f}"
+        f"x one solve's time",
+        flush=True,
+    )
+    return out
+
+
 # --- (b) embedding training ---------------------------------------------------------------
 
 
@@ -371,6 +535,7 @@ def main(argv=None) -> dict:
         f"{peaks.copy_bytes_per_s / 1e9:.2f} GB/s (measured in this process)",
         flush=True,
     )
+    out["sinkhorn_solve"] = bench_sinkhorn_solve(config)
     out["alignment_step"] = a = bench_alignment(config, peaks)
     print(
         f"(a) alignment step, {a['num_points']} x {a['num_points']}, d = {a['dim']}, "

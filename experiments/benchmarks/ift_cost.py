@@ -196,7 +196,7 @@ def torch_programs(
             with torch.no_grad():
                 for p, g in zip(params, grads, strict=True):
                     p.sub_(lr * g)
-        return float(loss)
+        return float(loss.detach())
 
     def update():
         plain()

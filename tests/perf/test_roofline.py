@@ -89,6 +89,14 @@ def test_measured_peaks_and_interleaved_times():
     assert set(times) == {"a", "b"} and len(times["a"]["per_repeat"]) == 3
     assert times["a"]["min_seconds_per_call"] <= times["a"]["seconds_per_call"]
     assert paired_ratio(times, "a", "a") == 1.0
+    # external programs (e.g. a reference in another process) are timed once per round
+    rounds = []
+    ext = interleaved_times(
+        {"a": (step, x)}, calls=1, repeats=3, external={"ref": lambda: rounds.append(1) or 0.25}
+    )
+    assert ext["ref"]["per_repeat"] == [0.25] * 3 and len(rounds) == 3
+    with pytest.raises(TypeError, match="external"):
+        interleaved_times({"a": (step, x)}, external={"a": lambda: 1.0})
     with pytest.raises(TypeError, match="programs"):
         interleaved_times({"a": step})
     with pytest.raises(ValueError, match="repeats"):

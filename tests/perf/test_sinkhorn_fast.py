@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from jaxml.hyperbolic import poincare as P
-from jaxml.hyperbolic.sinkhorn_fast import sinkhorn_stabilized
+from jaxml.hyperbolic.sinkhorn_fast import sinkhorn_restarts, sinkhorn_stabilized
 
 
 def _numpy_sinkhorn(cost, eps, its):
@@ -49,6 +49,19 @@ def test_plans_match_numpy_and_stabilization_kicks_in_only_when_needed(x64):
     batched = jax.vmap(lambda c: sinkhorn_stabilized(c, eps, num_iterations=50).plan)(costs)
     single = sinkhorn_stabilized(costs[1], eps, num_iterations=50).plan
     np.testing.assert_allclose(batched[1], single, rtol=1e-10)
+    # Restarts one after another (lax.map, also in pairs): the vmapped solves, per-problem eps.
+    for bs in (1, 2):
+        eps2 = jnp.asarray([eps, 2 * eps])
+        seq = sinkhorn_restarts(costs, eps2, num_iterations=50, batch_size=bs)
+        single2 = sinkhorn_stabilized(costs[1], 2 * eps, num_iterations=50).plan
+        np.testing.assert_allclose(seq.plan[1], single2, rtol=1e-10)
+        np.testing.assert_allclose(seq.plan[0], batched[0], rtol=1e-10)
+    assert seq.plan.shape == (2, 40, 30) and seq.iterations.shape == (2,)
+    # and it is differentiable like the single solve
+    grad = jax.grad(lambda c: sinkhorn_restarts(c, eps, num_iterations=20).plan[:, 0, 0].sum())
+    assert np.all(np.isfinite(np.asarray(grad(costs))))
+    with pytest.raises(ValueError, match="epsilon"):
+        sinkhorn_restarts(costs, jnp.asarray([eps, 0.0]))
     with pytest.raises(ValueError, match="cost"):
         sinkhorn_stabilized(jnp.ones(3), 0.1)
     with pytest.raises(ValueError, match="epsilon"):
