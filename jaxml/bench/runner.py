@@ -40,7 +40,8 @@ class TestResult(NamedTuple):
         latency_ns: ``{"50.00": ns, ..., "mean", "min", "max"}`` per-sample latencies.
         completion: the SUT's exactly-once accounting (see ``JaxSUT.completion_report``).
         outdir: where LoadGen wrote its logs.
-        extras: detail-log values (query count, QPS, early stopping) and SUT batch sizes.
+        extras: detail-log values (query count, QPS, early stopping), SUT batch sizes, the
+            wall time and the process CPU time (all threads) while LoadGen ran.
     """
 
     scenario: str
@@ -125,7 +126,7 @@ def run_test(
         settings.scenario == lg.TestScenario.Server and settings.server_max_async_queries > 0
     )
     sut.start()
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     thread = threading.Thread(target=target, name="loadgen", daemon=True)
     thread.start()
     failed_at = None
@@ -138,7 +139,7 @@ def run_test(
             break
         if timeout_s is not None and now - t0 > timeout_s:
             break
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     if thread.is_alive():  # LoadGen still running: never free what it may still call
         _ABANDONED.append((handles, sut, lib, thread))
         if sut.error is not None:
@@ -158,14 +159,14 @@ def run_test(
         ) from sut.error
     if raised:
         raise raised[0]
-    return _result(outdir, sut, wall)
+    return _result(outdir, sut, wall, cpu)
 
 
 def _scenario(settings) -> str:
     return settings.scenario.name
 
 
-def _result(outdir: Path, sut: JaxSUT, wall: float) -> TestResult:
+def _result(outdir: Path, sut: JaxSUT, wall: float, cpu: float) -> TestResult:
     summary = parse_summary(outdir / "mlperf_log_summary.txt")
     detail = parse_detail(outdir / "mlperf_log_detail.txt")
     latency = {p: detail.get(f"result_{p}_percentile_latency_ns") for p in PERCENTILES}
@@ -197,6 +198,7 @@ def _result(outdir: Path, sut: JaxSUT, wall: float) -> TestResult:
     extras["loadgen_errors"] = detail["errors"]
     extras["sut_batches"] = {str(b): c for b, c in sorted(sut.batch_sizes.items())}
     extras["wall_s"] = wall
+    extras["process_cpu_s"] = cpu  # every thread of the process, while LoadGen ran
     extras["qsl_load_calls"] = sut.library.load_calls
     extras["qsl_unload_calls"] = sut.library.unload_calls
     return TestResult(

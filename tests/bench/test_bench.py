@@ -115,6 +115,7 @@ def test_every_sample_completed_exactly_once(runs, scenario):
     spq = {"MultiStream": 8, "Offline": c["issued"]}.get(scenario, 1)
     assert result.extras["result_query_count"] * spq == c["issued"]
     assert result.extras["qsl_load_calls"] >= 1 and result.extras["qsl_unload_calls"] >= 1
+    assert 0 < result.extras["process_cpu_s"] and 0 < result.extras["wall_s"]
     assert (d / "mlperf_log_summary.txt").is_file() and (d / "mlperf_log_detail.txt").is_file()
 
 
