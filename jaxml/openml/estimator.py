@@ -117,6 +117,16 @@ def batch_plan(seed: int, stream: int, n_rows: int, shape: tuple[int, ...]) -> n
     return rng.integers(0, n_rows, size=shape, dtype=np.int32)
 
 
+def _train_loss(s: _Static, model: MLP):
+    """``(params, log_decay, xb, yb) -> mean loss + l2_penalty``: the one training objective of
+    :func:`fit_program` (fixed decays) and :func:`tune_program` (decays as hyperparameters)."""
+
+    def loss(p, log_decay, xb, yb):
+        return jnp.mean(_pointwise_loss(s, model.apply(p, xb), yb)) + l2_penalty(p, log_decay)
+
+    return loss
+
+
 def fit_program(s: _Static, key, x, y, plan, learning_rate, log_decay, params=None):
     """``num_steps`` Adam steps on ``mean loss + l2_penalty(params, log_decay)``: pure.
 
@@ -128,9 +138,10 @@ def fit_program(s: _Static, key, x, y, plan, learning_rate, log_decay, params=No
     if params is None:
         params = model.init(jax.random.fold_in(key, 0), x[:1])
     optimizer = optax.adam(learning_rate)
+    train_loss = _train_loss(s, model)
 
     def loss_fn(p, xb, yb):
-        return jnp.mean(_pointwise_loss(s, model.apply(p, xb), yb)) + l2_penalty(p, log_decay)
+        return train_loss(p, log_decay, xb, yb)
 
     def batch_fn(t):
         return x[plan[t]], y[plan[t]]
@@ -166,9 +177,7 @@ def tune_program(
     model = _model(s)
     params = model.init(jax.random.fold_in(key, 0), x[:1])
     mask = (jnp.arange(xv.shape[0]) < n_val).astype(xv.dtype)
-
-    def train_loss(p, ld, xb, yb):
-        return jnp.mean(_pointwise_loss(s, model.apply(p, xb), yb)) + l2_penalty(p, ld)
+    train_loss = _train_loss(s, model)
 
     def val_loss(p, ld, xv_, yv_, m):
         return jnp.sum(m * _pointwise_loss(s, model.apply(p, xv_), yv_)) / jnp.sum(m)
