@@ -65,6 +65,8 @@ def sinkhorn_stabilized(
     check_every: int = 10,
     threshold: float = -1.0,
     absorb_threshold: float = 30.0,
+    one_pass: bool = True,
+    block_rows: int | None = None,
 ) -> SinkhornOutput:
     """Entropic OT between ``a`` and ``b`` for the cost matrix ``cost`` (see the module doc).
 
@@ -78,6 +80,11 @@ def sinkhorn_stabilized(
         threshold: stop when the marginal error is below it; ``<= 0`` runs all iterations.
         absorb_threshold: absorb the scalings into the potentials once ``|log u|`` or
             ``|log v|`` exceeds this (30 keeps float32 products far from overflow).
+        one_pass: read ``K~`` once per iteration: in row blocks, ``u_i = a_i / (K~_i v)`` and
+            then ``K~^T u += u_i K~_i`` while the block is in cache (half the memory traffic of
+            two matrix-vector products, and ``K~^T`` is not stored). ``False``: two products on
+            a stored ``K~`` and ``K~^T``. Same iterates up to float summation order.
+        block_rows: rows per block of ``one_pass`` (default: about 256 KiB of float32 rows).
 
     Returns:
         :class:`SinkhornOutput`.
@@ -90,6 +97,8 @@ def sinkhorn_stabilized(
     check_every = check_int(check_every, "check_every", minimum=1)
     check_scalar(absorb_threshold, "absorb_threshold", minimum=0.0, min_open=True)
     check_scalar(threshold, "threshold")
+    if block_rows is not None:
+        block_rows = check_int(block_rows, "block_rows", minimum=1)
     if not isinstance(epsilon, jax.core.Tracer):
         check_scalar(epsilon, "epsilon", minimum=0.0, min_open=True)
     dtype = cost.dtype
@@ -100,46 +109,75 @@ def sinkhorn_stabilized(
     f = jnp.min(cost, axis=1)
     g = jnp.min(cost - f[:, None], axis=0)
 
-    def kernel(f, g):
-        return jnp.exp((f[:, None] + g[None, :] - cost) / eps)
+    if one_pass:
+        # Row blocks of ~256 KiB (float32): block i's K~ v, then u_i, then u_i K~_i while the
+        # block is still in cache. Padded rows hold ones and a zero weight, so u = 0 there.
+        br = int(block_rows) if block_rows else int(min(max(8, 2**16 // m), n))
+        nb = -(-n // br)
+        a_blk = jnp.pad(a, (0, nb * br - n)).reshape(nb, br)
+
+        def kernel(f, g):
+            k = jnp.exp((f[:, None] + g[None, :] - cost) / eps)
+            return jnp.pad(k, ((0, nb * br - n), (0, 0)), constant_values=1).reshape(nb, br, m)
+
+        def iterate(k, v):
+            def block(w, ka):
+                kk, aa = ka
+                ub = aa / (kk @ v)
+                return w + ub @ kk, ub
+
+            w, u = jax.lax.scan(block, jnp.zeros((m,), dtype), (k, a_blk))
+            return u.reshape(-1)[:n], b / w
+
+        def kt_u(k, u):  # K~^T u
+            return jnp.einsum("bi,bij->j", jnp.pad(u, (0, nb * br - n)).reshape(nb, br), k)
+
+        def dense(k):
+            return k.reshape(nb * br, m)[:n]
+    else:
+
+        def kernel(f, g):
+            k = jnp.exp((f[:, None] + g[None, :] - cost) / eps)
+            # K~^T is stored too: both half-iterations are then row-major matrix-vector products.
+            return k, k.T
+
+        def iterate(k, v):
+            u = a / (k[0] @ v)
+            return u, b / (k[1] @ u)
+
+        def kt_u(k, u):
+            return k[1] @ u
+
+        def dense(k):
+            return k[0]
 
     def chunk(carry):
-        k, kt, u, v, f, g, it, _, absorbed = carry
-
-        def body(_, uv):
-            u, v = uv
-            u = a / (k @ v)
-            v = b / (kt @ u)
-            return u, v
-
-        u, v = jax.lax.fori_loop(0, check_every, body, (u, v))
+        k, u, v, f, g, it, _, absorbed = carry
+        u, v = jax.lax.fori_loop(0, check_every, lambda _, uv: iterate(k, uv[1]), (u, v))
         need = jnp.maximum(jnp.max(jnp.abs(jnp.log(u))), jnp.max(jnp.abs(jnp.log(v))))
         need = (need > absorb_threshold) | ~jnp.all(jnp.isfinite(u)) | ~jnp.all(jnp.isfinite(v))
 
         def absorb(_):
             f2, g2 = f + eps * jnp.log(u), g + eps * jnp.log(v)
-            k2 = kernel(f2, g2)
-            return k2, k2.T, jnp.ones_like(u), jnp.ones_like(v), f2, g2
+            return kernel(f2, g2), jnp.ones_like(u), jnp.ones_like(v), f2, g2
 
-        k, kt, u, v, f, g = jax.lax.cond(need, absorb, lambda _: (k, kt, u, v, f, g), operand=None)
-        err = jnp.sum(jnp.abs(v * (kt @ u) - b))
-        return k, kt, u, v, f, g, it + check_every, err, absorbed + need.astype(jnp.int32)
+        k, u, v, f, g = jax.lax.cond(need, absorb, lambda _: (k, u, v, f, g), operand=None)
+        err = jnp.sum(jnp.abs(v * kt_u(k, u) - b))
+        return k, u, v, f, g, it + check_every, err, absorbed + need.astype(jnp.int32)
 
-    k = kernel(f, g)
-    # K~^T is stored too: both half-iterations are then row-major matrix-vector products.
     # v = exp(-g / eps) is the plain loop's v = 1 in these coordinates (same iterates as the
     # unstabilized loop); each row and column of K~ holds a 1 where g_j = 0, so no division by 0.
-    init = (k, k.T, jnp.ones((n,), dtype), jnp.exp(-g / eps), f, g)
+    init = (kernel(f, g), jnp.ones((n,), dtype), jnp.exp(-g / eps), f, g)
     init = (*init, jnp.zeros((), jnp.int32), jnp.asarray(jnp.inf, dtype), jnp.zeros((), jnp.int32))
     chunks = -(-num_iterations // check_every)
     if threshold > 0:
         out = jax.lax.while_loop(
-            lambda c: (c[6] < chunks * check_every) & (c[7] > threshold), chunk, init
+            lambda c: (c[5] < chunks * check_every) & (c[6] > threshold), chunk, init
         )
     else:
         out = jax.lax.fori_loop(0, chunks, lambda _, c: chunk(c), init)
-    k, _, u, v, f, g, it, err, absorbed = out
-    plan = u[:, None] * k * v[None, :]
+    k, u, v, f, g, it, err, absorbed = out
+    plan = u[:, None] * dense(k) * v[None, :]
     return SinkhornOutput(plan, f + eps * jnp.log(u), g + eps * jnp.log(v), it, err, absorbed)
 
 
