@@ -6,6 +6,7 @@ again with the same workdir skips what is done (the runs are seconds each, so pe
 the useful granularity here).
 """
 
+import dataclasses
 from pathlib import Path
 from typing import NamedTuple
 
@@ -14,9 +15,47 @@ import jax.numpy as jnp
 import optax
 
 from experiments.harness import cache_key, cached_record
+from experiments.harness.config import require_at_least
 from jaxml.compress.classify import fit, recover
 from jaxml.data.digits import load_digits
 from jaxml.models import evaluate, make_classifier
+
+
+@dataclasses.dataclass(frozen=True)
+class CompressionConfig:
+    """The dense-training and L-C recovery settings the compression figures share (their
+    ``Config`` subclasses this). Defaults are the quick scale; :data:`FULL` and :data:`TINY` are
+    the shared parts of the other scales."""
+
+    scale: str = "quick"
+    seed: int = 0
+    hidden: tuple[int, ...] = (128, 128)
+    features: tuple[int, ...] = (16, 32)
+    batch_size: int = 128
+    dense_steps: int = 800
+    dense_lr: float = 2e-3
+    recover_steps: int = 500
+    recover_lr: float = 1e-3
+    l_steps: int = 25
+    mu_init: float = 1e-3
+    mu_growth: float = 1.5
+    bound: float = 0.02
+
+    def __post_init__(self):
+        require_at_least(self, 1, "batch_size", "dense_steps", "recover_steps", "l_steps")
+        if not 0 < self.bound < 1:
+            raise ValueError(f"bound must lie in (0, 1); got {self.bound}")
+
+
+FULL = {
+    "hidden": (256, 256),
+    "features": (32, 64),
+    "dense_steps": 3000,
+    "recover_steps": 2000,
+    "l_steps": 50,
+    "mu_growth": 1.22,
+}
+TINY = {"hidden": (16,), "dense_steps": 20, "recover_steps": 10, "l_steps": 5, "batch_size": 32}
 
 
 class Trained(NamedTuple):

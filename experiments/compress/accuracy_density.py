@@ -17,9 +17,15 @@ from typing import ClassVar
 
 from tqdm.auto import tqdm
 
-from experiments.compress._common import cached, make_runner, train_dense
+from experiments.compress._common import (
+    FULL,
+    TINY,
+    CompressionConfig,
+    cached,
+    make_runner,
+    train_dense,
+)
 from experiments.harness import Summary, experiment_main, judge, write_outputs
-from experiments.harness.config import require_at_least
 from experiments.harness.plotting import plt, save_figure
 from jaxml.compress import Prune, density
 
@@ -33,55 +39,23 @@ THRESHOLDS = {"accuracy bound (drop from dense)": 0.02, "min dense test accuracy
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(CompressionConfig):
     """Defaults are the quick scale."""
 
-    scale: str = "quick"
-    seed: int = 0
     models: tuple[str, ...] = ("mlp", "cnn")
-    hidden: tuple[int, ...] = (128, 128)
-    features: tuple[int, ...] = (16, 32)
     densities: tuple[float, ...] = (0.03, 0.05, 0.08, 0.12)
-    batch_size: int = 128
-    dense_steps: int = 800
-    dense_lr: float = 2e-3
-    recover_steps: int = 500
-    recover_lr: float = 1e-3
-    l_steps: int = 25
-    mu_init: float = 1e-3
-    mu_growth: float = 1.5
-    bound: float = 0.02
 
     SCALES: ClassVar[dict] = {
-        "full": {
-            "hidden": (256, 256),
-            "features": (32, 64),
-            "densities": (0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.2),
-            "dense_steps": 3000,
-            "recover_steps": 2000,
-            "l_steps": 50,
-            "mu_growth": 1.22,
-        },
-        "tiny": {
-            "models": ("mlp",),
-            "hidden": (16,),
-            "features": (4, 8),
-            "densities": (0.2, 0.5),
-            "dense_steps": 20,
-            "recover_steps": 10,
-            "l_steps": 5,
-            "batch_size": 32,
-        },
+        "full": {**FULL, "densities": (0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.2)},
+        "tiny": {**TINY, "models": ("mlp",), "features": (4, 8), "densities": (0.2, 0.5)},
     }
 
     def __post_init__(self):
+        super().__post_init__()
         if not self.models or any(m not in ("mlp", "cnn") for m in self.models):
             raise ValueError(f"models must name 'mlp' and/or 'cnn'; got {self.models}")
         if not self.densities or any(not 0 < d <= 1 for d in self.densities):
             raise ValueError(f"densities must lie in (0, 1]; got {self.densities}")
-        require_at_least(self, 1, "batch_size", "dense_steps", "recover_steps", "l_steps")
-        if not 0 < self.bound < 1:
-            raise ValueError(f"bound must lie in (0, 1); got {self.bound}")
 
 
 def run(config: Config, workdir: Path) -> dict:

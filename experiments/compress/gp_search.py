@@ -20,7 +20,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from experiments.compress._common import make_runner, train_dense
+from experiments.compress._common import FULL, TINY, CompressionConfig, make_runner, train_dense
 from experiments.harness import Summary, experiment_main, judge, write_outputs
 from experiments.harness.config import require_at_least
 from experiments.harness.plotting import plt, save_figure
@@ -41,22 +41,9 @@ THRESHOLDS = {
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(CompressionConfig):
     """Defaults are the quick scale."""
 
-    scale: str = "quick"
-    seed: int = 0
-    hidden: tuple[int, ...] = (128, 128)
-    features: tuple[int, ...] = (16, 32)
-    batch_size: int = 128
-    dense_steps: int = 800
-    dense_lr: float = 2e-3
-    recover_steps: int = 500
-    recover_lr: float = 1e-3
-    l_steps: int = 25
-    mu_init: float = 1e-3
-    mu_growth: float = 1.5
-    bound: float = 0.02
     lo: float = 0.005
     hi: float = 1.0
     max_evals: int = 10
@@ -64,31 +51,15 @@ class Config:
     check_grid: tuple[float, ...] = (0.01, 0.02, 0.03, 0.05, 0.08, 0.12, 0.2)
 
     SCALES: ClassVar[dict] = {
-        "full": {
-            "hidden": (256, 256),
-            "dense_steps": 3000,
-            "recover_steps": 2000,
-            "l_steps": 50,
-            "mu_growth": 1.22,
-        },
-        "tiny": {
-            "hidden": (16,),
-            "dense_steps": 20,
-            "recover_steps": 10,
-            "l_steps": 5,
-            "batch_size": 32,
-            "max_evals": 3,
-            "check_grid": (0.5,),
-        },
+        "full": FULL,  # (its "features" are unused: this figure prunes the MLP only)
+        "tiny": {**TINY, "max_evals": 3, "check_grid": (0.5,)},
     }
 
     def __post_init__(self):
-        require_at_least(self, 1, "batch_size", "dense_steps", "recover_steps", "l_steps")
+        super().__post_init__()
         require_at_least(self, 2, "max_evals")
         if not 0 < self.lo < self.hi <= 1:
             raise ValueError(f"need 0 < lo < hi <= 1; got lo={self.lo}, hi={self.hi}")
-        if not 0 < self.bound < 1:
-            raise ValueError(f"bound must lie in (0, 1); got {self.bound}")
 
 
 def run(config: Config, workdir: Path) -> dict:

@@ -27,7 +27,14 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from experiments.compress._common import cached, make_runner, train_dense
+from experiments.compress._common import (
+    FULL,
+    TINY,
+    CompressionConfig,
+    cached,
+    make_runner,
+    train_dense,
+)
 from experiments.harness import Summary, experiment_main, judge, write_outputs
 from experiments.harness.config import require_at_least
 from experiments.harness.plotting import plt, save_figure
@@ -76,46 +83,21 @@ def schemes(model: str, config) -> dict:
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(CompressionConfig):
     """Defaults are the quick scale."""
 
-    scale: str = "quick"
-    seed: int = 0
     models: tuple[str, ...] = ("mlp", "cnn")
-    hidden: tuple[int, ...] = (128, 128)
-    features: tuple[int, ...] = (16, 32)
     prune_density: float = 0.08
     structured_density: float = 0.5
-    batch_size: int = 128
-    dense_steps: int = 800
-    dense_lr: float = 2e-3
-    recover_steps: int = 500
-    recover_lr: float = 1e-3
-    l_steps: int = 25
-    mu_init: float = 1e-3
-    mu_growth: float = 1.5
-    bound: float = 0.02
     timing_batch: int = 4096
     timing_calls: int = 20
     only: tuple[str, ...] = ()  # keep the schemes whose label starts with one of these (): all
 
     SCALES: ClassVar[dict] = {
-        "full": {
-            "hidden": (256, 256),
-            "features": (32, 64),
-            "dense_steps": 3000,
-            "recover_steps": 2000,
-            "l_steps": 50,
-            "mu_growth": 1.22,
-            "timing_calls": 100,
-        },
+        "full": {**FULL, "timing_calls": 100},
         "tiny": {
+            **TINY,
             "models": ("mlp",),
-            "hidden": (16,),
-            "dense_steps": 20,
-            "recover_steps": 10,
-            "l_steps": 5,
-            "batch_size": 32,
             "timing_batch": 64,
             "timing_calls": 2,
             "only": ("int8", "neurons"),
@@ -123,21 +105,13 @@ class Config:
     }
 
     def __post_init__(self):
+        super().__post_init__()
         if not self.models or any(m not in ("mlp", "cnn") for m in self.models):
             raise ValueError(f"models must name 'mlp' and/or 'cnn'; got {self.models}")
         for name in ("prune_density", "structured_density"):
             if not 0 < getattr(self, name) <= 1:
                 raise ValueError(f"{name} must lie in (0, 1]; got {getattr(self, name)}")
-        require_at_least(
-            self,
-            1,
-            "batch_size",
-            "dense_steps",
-            "recover_steps",
-            "l_steps",
-            "timing_batch",
-            "timing_calls",
-        )
+        require_at_least(self, 1, "timing_batch", "timing_calls")
 
 
 def _throughput_gain(small, dense: tuple, x, calls: int) -> float:
