@@ -173,11 +173,9 @@ def _plot(metrics: dict, path: Path) -> None:
 
 def summarize(metrics: dict) -> Summary:
     steps = metrics["to_target"]
-    # float(): metrics.json stores a never-reached target as the string "inf"
-    med = {m: float(np.median([float(v) for v in steps[m]["train_steps"].values()])) for m in steps}
-    wall = {
-        m: float(np.median([float(v) for v in steps[m]["wall_time_s"].values()])) for m in steps
-    }
+    # a never-reached target is inf (read_json restores it from metrics.json)
+    med = {m: float(np.median(list(steps[m]["train_steps"].values()))) for m in steps}
+    wall = {m: float(np.median(list(steps[m]["wall_time_s"].values()))) for m in steps}
     numbers = {"target validation loss": round(metrics["target_val_loss"], 4)}
     for m, runs in metrics["per_method"].items():
         numbers[f"{m}: median best val loss"] = round(metrics["median_best_val_loss"][m], 4)

@@ -50,8 +50,8 @@ def test_verdict_holds_only_when_ift_needs_fewer_steps_than_every_black_box_meth
     assert not summarize(_metrics(float("inf"))).matches  # IFT never reached the target
 
 
-def test_verdict_reads_metrics_json_where_inf_is_a_string(tmp_path):
-    # The report judges the figure from metrics.json, where a never-reached target is "inf".
+def test_verdict_reads_a_never_reached_target_back_from_metrics_json(tmp_path):
+    # The report judges the figure from metrics.json (inf is stored as "inf", read back as inf).
     path = write_json_atomic(tmp_path / "metrics.json", _metrics(float("inf")))
     assert not summarize(read_json(path)).matches
     assert summarize(read_json(write_json_atomic(tmp_path / "m2.json", _metrics(150.0)))).matches
