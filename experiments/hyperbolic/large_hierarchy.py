@@ -87,6 +87,7 @@ class Config:
     deep_outer: int = 3
     deep_inner: int = 10
     deep_hidden: int = 16
+    deep_fit_steps: int = 100
 
     SCALES: ClassVar[dict] = {
         "full": {
@@ -107,17 +108,20 @@ class Config:
             "deep_inner": 20,
             "deep_hidden": 32,
         },
+        # monkey.n.01 (39 nodes), d = 3 and the settings of wordnet_matching's tiny scale and of
+        # tests/hyperbolic: the smoke test reuses their compiled programs.
         "tiny": {
-            "roots": ("feline.n.01",),
+            "roots": ("monkey.n.01",),
             "dim": 3,
-            "num_epochs": 5,
-            "num_restarts": 2,
-            "num_iters": 4,
-            "gw_iterations": 4,
-            "deep_restarts": 1,
-            "deep_outer": 2,
-            "deep_inner": 2,
+            "num_epochs": 10,
+            "num_restarts": 4,
+            "num_iters": 12,
+            "gw_iterations": 20,
+            "deep_restarts": 2,
+            "deep_outer": 3,
+            "deep_inner": 3,
             "deep_hidden": 4,
+            "deep_fit_steps": 10,
         },
     }
 
@@ -176,6 +180,7 @@ def run(config: Config, workdir: Path) -> dict:
             deep_outer=config.deep_outer,
             deep_inner=config.deep_inner,
             hidden=config.deep_hidden,
+            deep_fit_steps=config.deep_fit_steps,
         )
         kwargs = {
             k: getattr(config, k)

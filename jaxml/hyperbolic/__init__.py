@@ -34,6 +34,7 @@ from jaxml.hyperbolic.alignment import (
     apply_map,
     compare_methods,
     pairwise_cost,
+    time_align,
 )
 from jaxml.hyperbolic.cost import PoincareCost
 from jaxml.hyperbolic.embeddings import (
@@ -135,6 +136,7 @@ __all__ = [
     "riemannian_adam",
     "riemannian_sgd",
     "synthetic_hierarchy",
+    "time_align",
     "train_poincare_embeddings",
     "tree_orbit_sizes",
     "true_match_from_permutation",

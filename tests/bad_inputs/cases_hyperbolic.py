@@ -438,6 +438,31 @@ CASES = [
         "tree_orbit_sizes", "num_nodes", [("0", lambda: h.tree_orbit_sizes(np.array([[1, 0]]), 0))]
     ),
     *_cases(
+        "hierarchy_orbit_sizes",
+        "parent_edges",
+        [
+            ("out of range", lambda: h.hierarchy_orbit_sizes(np.array([[5, 0]]), 3)),
+            ("1-D", lambda: h.hierarchy_orbit_sizes(np.array([1, 0]), 3)),
+            ("a cycle", lambda: h.hierarchy_orbit_sizes(np.array([[1, 0], [2, 1], [1, 2]]), 3)),
+            ("two roots", lambda: h.hierarchy_orbit_sizes(np.array([[1, 0]]), 3)),
+        ],
+    ),
+    *_cases(
+        "hierarchy_orbit_sizes",
+        "num_nodes",
+        [("0", lambda: h.hierarchy_orbit_sizes(np.array([[1, 0]]), 0))],
+    ),
+    *_cases(
+        "time_align",
+        "repeats",
+        [("0", lambda: h.time_align(_x, _y, "gromov_wasserstein", repeats=0))],
+    ),
+    *_cases(
+        "time_align",
+        "method",
+        [("unknown", lambda: h.time_align(_x, _y, "sinkhorn", repeats=1))],
+    ),
+    *_cases(
         "true_match_from_permutation",
         "perm",
         [
@@ -609,6 +634,17 @@ CASES = [
     *_cases(
         "DeepRegistration", "inner_loss", [("unknown", lambda: h.DeepRegistration(inner_loss="l2"))]
     ),
+    *_cases("DeepRegistration", "loss", [("unknown", lambda: h.DeepRegistration(loss="w2"))]),
+    *_cases(
+        "align",
+        "deep_loss",
+        [
+            (
+                "unknown",
+                lambda: h.align(_x, _y, key=_key, registration="mlp", hidden=2, deep_loss="w2"),
+            )
+        ],
+    ),
     *_cases(
         "register_from_isometry",
         "x",
@@ -658,4 +694,5 @@ EXEMPT = {
     F + "TrainingResult": "an output NamedTuple",
     F + "DeepMap": "a NamedTuple container built by align; apply_map checks what it is applied to",
     F + "RiemannianAdamState": "the optimizer's state NamedTuple, built by init",
+    F + "OrbitBounds": "an output NamedTuple, built by hierarchy_orbit_sizes",
 }

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from experiments.harness import make_config, read_json
-from experiments.hyperbolic import poincare_embeddings, synthetic_matching, wordnet_matching
+from experiments.hyperbolic import (
+    large_hierarchy,
+    poincare_embeddings,
+    synthetic_matching,
+    wordnet_matching,
+)
 from jaxml.hyperbolic import COLUMNS
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -72,6 +77,8 @@ def _wordnet_metrics(change=None, seeds=(0, 1, 2)):
         "seeds": list(seeds),
         "num_ground_truth_pairs": 1161,
         "chance_p_at_1": 1 / 1180,
+        "structure_bound": 0.409,
+        "structure_bound_exact": True,
         "source_embedding": {"map": [0.90, 0.91, 0.89]},
         "results": results,
     }
@@ -219,6 +226,34 @@ def test_synthetic_matching_rule_fails_on_each_condition(change, seeds, reason):
 
 
 # ---------------------------------------------------------------------------------------------
+# large_hierarchy.summarize: >= 2 sizes, every method finite everywhere, log-log slope <= 3.
+
+
+def _large_metrics(sizes=(100, 1000), seconds=(1.0, 10.0), p1=0.1):
+    rows = []
+    for n, sec in zip(sizes, seconds, strict=True):
+        res = {m: {"seconds": sec, "p_at_1": p1, "p_at_10": 0.2} for m in large_hierarchy.METHODS}
+        dense = large_hierarchy.dense_bytes(n, n, 5, 2)
+        rows.append({"root": f"r{n}", "num_nodes": n, "results": res, "dense_bytes": dense})
+        rows[-1]["peak_rss_mb"] = 100.0
+    slopes = large_hierarchy._slopes(rows) if len(rows) > 1 else {}
+    slopes = {m: slopes.get(m, float("nan")) for m in large_hierarchy.METHODS}
+    return {"rows": rows, "slopes": slopes, "dense_limit_n": 20000}
+
+
+def test_large_hierarchy_rule():
+    ok = large_hierarchy.summarize(_large_metrics())
+    assert ok.matches is True and ok.verdict.startswith("holds"), ok.verdict
+    assert ok.thresholds["max log-log slope"] == 3.0
+    steep = large_hierarchy.summarize(_large_metrics(seconds=(1.0, 1001.0)))  # slope 3.0004
+    assert steep.matches is False and "slope 3.00 > 3.0" in steep.verdict
+    one = large_hierarchy.summarize(_large_metrics(sizes=(100,), seconds=(1.0,)))
+    assert one.matches is False and "only 1 size(s)" in one.verdict
+    nan = large_hierarchy.summarize(_large_metrics(p1=float("nan")))
+    assert nan.matches is False and "did not complete with a finite plan" in nan.verdict
+
+
+# ---------------------------------------------------------------------------------------------
 # Tiny smoke runs (the claims are judged at quick scale; tiny runs get no verdict).
 
 
@@ -269,3 +304,15 @@ def test_wordnet_matching_tiny(tmp_path):
         assert row[method]["seconds"][0] > 0
     summary = wordnet_matching.summarize(metrics)
     assert summary.matches is False and "only 1 seed(s)" in summary.verdict
+
+
+def test_large_hierarchy_tiny(tmp_path):
+    metrics = large_hierarchy.run(make_config(large_hierarchy.Config, "tiny"), tmp_path)
+    assert (tmp_path / "cost_vs_n.png").read_bytes()[:8] == PNG_MAGIC
+    (row,) = metrics["rows"]
+    assert row["num_nodes"] == 39  # monkey.n.01
+    for method in large_hierarchy.METHODS:
+        assert 0.0 <= row["results"][method]["p_at_1"] <= 1.0
+        assert row["results"][method]["seconds"] > 0
+    assert metrics["dense_limit_n"] > 1000
+    assert large_hierarchy.summarize(metrics).matches is False  # one size only
