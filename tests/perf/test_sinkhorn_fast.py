@@ -35,13 +35,22 @@ def test_plans_match_numpy_and_stabilization_kicks_in_only_when_needed(x64):
     out = fn(jnp.asarray(cost))
     assert int(out.iterations) == 200
     np.testing.assert_allclose(np.asarray(out.plan), ref, rtol=1e-8, atol=1e-12 * ref.max())
+    # One pass over K~ per iteration, in row blocks (7 does not divide 40: padded rows).
+    for rows in (None, 7):
+        one = sinkhorn_stabilized(
+            jnp.asarray(cost), eps, num_iterations=200, one_pass=True, block_rows=rows
+        )
+        np.testing.assert_allclose(np.asarray(one.plan), ref, rtol=1e-8, atol=1e-12 * ref.max())
     # A tiny epsilon: exp(-C/eps) underflows in NumPy, the stabilized loop still converges.
     small = 0.002 * cost.std()
     assert np.any(np.exp(-cost / small).sum(1) == 0.0)
-    tiny = sinkhorn_stabilized(jnp.asarray(cost, jnp.float32), small, num_iterations=2000)
-    plan = np.asarray(tiny.plan, np.float64)
-    assert np.all(np.isfinite(plan)) and int(tiny.absorptions) >= 1
-    np.testing.assert_allclose(plan.sum(0), 1 / 30, rtol=1e-3)
+    for one_pass in (False, True):
+        tiny = sinkhorn_stabilized(
+            jnp.asarray(cost, jnp.float32), small, num_iterations=2000, one_pass=one_pass
+        )
+        plan = np.asarray(tiny.plan, np.float64)
+        assert np.all(np.isfinite(plan)) and int(tiny.absorptions) >= 1
+        np.testing.assert_allclose(plan.sum(0), 1 / 30, rtol=1e-3)
     # Early stop on the marginal error; vmap over restarts equals the loop.
     early = sinkhorn_stabilized(jnp.asarray(cost), eps, num_iterations=5000, threshold=1e-9)
     assert int(early.iterations) < 5000 and float(early.error) <= 1e-9
