@@ -38,6 +38,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import jax  # noqa: E402
+import numpy as np  # noqa: E402
 
 from experiments.dcs3gd import steptime  # noqa: E402
 from experiments.harness import device_info, write_json_atomic  # noqa: E402
@@ -143,6 +144,42 @@ def add_rooflines(single: dict, mesh, args, global_batch: int, peaks) -> None:
     )
 
 
+def cpu_time_ratio(mesh, args, global_batch: int) -> dict:
+    """Process CPU seconds per step of each method, interleaved rounds (``calls`` chained steps
+    per round, ``repeats`` rounds): on a loaded shared machine wall time measures the
+    scheduler as much as the program, CPU time measures the work (all 8 simulated devices'
+    threads). Returns medians, the paired median ratio and its quartiles."""
+    built = {
+        m: steptime.build(m, mesh, model=args.model, global_batch=global_batch)
+        for m in steptime.METHODS
+    }
+    state = {m: b[1] for m, b in built.items()}
+    for m, (fn, _, x, y) in built.items():  # compile + warm up
+        for _ in range(2):
+            state[m] = fn(state[m], x, y)[0]
+        jax.block_until_ready(state[m])
+    cpu = {m: [] for m in built}
+    for _ in range(args.repeats):
+        for m, (fn, _, x, y) in built.items():
+            c0 = time.process_time()
+            for _ in range(args.calls):
+                state[m] = fn(state[m], x, y)[0]
+            jax.block_until_ready(state[m])
+            cpu[m].append((time.process_time() - c0) / args.calls)
+    paired = np.asarray(cpu["dc"]) / np.asarray(cpu["sync"])
+    out = {f"{m}_cpu_ms": 1e3 * float(np.median(v)) for m, v in cpu.items()}
+    out["cpu_ratio_dc_over_sync"] = float(np.median(paired))
+    out["cpu_ratio_quartiles"] = [float(np.quantile(paired, q)) for q in (0.25, 0.75)]
+    print(
+        f"  CPU time per step (all devices), interleaved: sync {out['sync_cpu_ms']:.2f} ms, "
+        f"DC-S3GD {out['dc_cpu_ms']:.2f} ms; paired median ratio "
+        f"{out['cpu_ratio_dc_over_sync']:.3f} (quartiles {out['cpu_ratio_quartiles'][0]:.3f}-"
+        f"{out['cpu_ratio_quartiles'][1]:.3f})",
+        flush=True,
+    )
+    return out
+
+
 HLO_OPS = ("fusion", "copy", "all-reduce", "dynamic-update-slice", "parameter", "while")
 
 
@@ -198,6 +235,7 @@ def single_process(args, global_batch: int, peaks=None) -> dict:
         )
     if peaks is not None:
         add_rooflines(single, mesh, args, global_batch, peaks)
+    single["cpu_time"] = cpu_time_ratio(mesh, args, global_batch)
     return single
 
 
