@@ -4,8 +4,8 @@ WordNet 3.0 vs 3.3 closures below roots of increasing size (full scale: primate.
 up to animal.n.01, 4,017 nodes) are embedded independently (the fast Poincare schedule, one seed
 per version) and aligned by Euclidean Wasserstein-Procrustes, Gromov-Wasserstein, isometric
 hyperbolic OT and deep hyperbolic OT (``compare_methods``). Reported per size and method: seconds
-per alignment (``repeats`` > 1: the last repeat, i.e. compiled; quick runs once, so its times
-include compilation), P@1 / P@10 against the lemma ground truth, the dense working set of the
+per alignment (the last of ``repeats`` = 2 identical runs, i.e. compiled; tiny runs once), P@1 /
+P@10 against the lemma ground truth, the dense working set of the
 method (fp32 bytes of the ``n x m`` cost and plan, the ``n x m x d`` difference tensor of the
 Poincare distance and, for GW, the two ``n x n`` distance matrices; deep HOT holds one set per
 restart) and the process' peak RSS after each size. The log-log slope of seconds vs ``n`` gives
@@ -78,7 +78,7 @@ class Config:
     roots: tuple[str, ...] = ("feline.n.01", "primate.n.02")
     dim: int = 5
     num_epochs: int = 100
-    repeats: int = 1
+    repeats: int = 2
     num_restarts: int = 4
     num_iters: int = 10
     restart_subsample: int = 300
@@ -99,7 +99,6 @@ class Config:
                 "animal.n.01",
             ),
             "num_epochs": 200,
-            "repeats": 2,
             "num_restarts": 8,
             "num_iters": 20,
             "gw_iterations": 20,
@@ -112,6 +111,7 @@ class Config:
         # tests/hyperbolic: the smoke test reuses their compiled programs.
         "tiny": {
             "roots": ("monkey.n.01",),
+            "repeats": 1,
             "dim": 3,
             "num_epochs": 10,
             "num_restarts": 4,
