@@ -98,10 +98,6 @@ class Config:
     dim: int = 5
     num_epochs: int = 200
     burn_in_epochs: int = 20
-    embed_batch_size: int = 10
-    embed_learning_rate: float = 0.3
-    embed_num_negatives: int = 50
-    embed_lr_decay: str = "constant"
     removed_fractions: tuple[float, ...] = (0.0, 0.3)
     num_restarts: int = 4
     num_iters: int = 10
@@ -171,10 +167,6 @@ def _embed(workdir, config, h, name, seeds):
             seed_keys(seeds),
             num_epochs=config.num_epochs,
             burn_in_epochs=config.burn_in_epochs,
-            batch_size=config.embed_batch_size,
-            learning_rate=config.embed_learning_rate,
-            num_negatives=config.embed_num_negatives,
-            lr_decay=config.embed_lr_decay,
             return_info=True,
         )
         emb = np.asarray(emb)
