@@ -44,6 +44,7 @@ from experiments.harness import (
 )
 from experiments.harness.plotting import plt, save_figure
 from jaxml.hyperbolic import (
+    COLUMN_LABELS,
     compare_methods,
     match_by_lemmas,
     permute_hierarchy,
@@ -61,12 +62,6 @@ CLAIM = (
     "n^3 (log-log slope <= 3 over >= 2 sizes)."
 )
 METHODS = ("euclidean_procrustes", "gromov_wasserstein", "hyperbolic_ot", "deep_hot")
-LABEL = {
-    "euclidean_procrustes": "Euclidean Procrustes-W",
-    "gromov_wasserstein": "Gromov-Wasserstein",
-    "hyperbolic_ot": "isometric HOT",
-    "deep_hot": "deep HOT",
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -237,11 +232,13 @@ def _plot(config, metrics, path):
     for k, method in enumerate(METHODS):
         sec = [r["results"][method]["seconds"] for r in rows]
         slope = metrics["slopes"][method]
-        axes[0].loglog(n, sec, "o-", color=f"C{k}", label=f"{LABEL[method]} (slope {slope:.2f})")
+        axes[0].loglog(
+            n, sec, "o-", color=f"C{k}", label=f"{COLUMN_LABELS[method]} (slope {slope:.2f})"
+        )
         mem = [r["dense_bytes"][method] / 2**20 for r in rows]
-        axes[1].loglog(n, mem, "o-", color=f"C{k}", label=LABEL[method])
+        axes[1].loglog(n, mem, "o-", color=f"C{k}", label=COLUMN_LABELS[method])
         p1 = [r["results"][method]["p_at_1"] for r in rows]
-        axes[2].semilogx(n, p1, "o-", color=f"C{k}", label=LABEL[method])
+        axes[2].semilogx(n, p1, "o-", color=f"C{k}", label=COLUMN_LABELS[method])
     axes[1].loglog(n, [r["peak_rss_mb"] for r in rows], "k:", label="process peak RSS")
     compiled = "compiled" if config.repeats > 1 else "incl. compilation"
     axes[0].set(xlabel="nodes n", ylabel=f"seconds per alignment ({compiled})")

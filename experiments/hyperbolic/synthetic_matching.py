@@ -52,6 +52,7 @@ from experiments.harness import (
 from experiments.harness.loop import progress_enabled
 from experiments.harness.plotting import plt, save_figure
 from jaxml.hyperbolic import (
+    COLUMN_LABELS,
     COLUMNS,
     compare_methods,
     noisy_isometric_copy,
@@ -83,14 +84,6 @@ SETTINGS = ("isometry", "independent")
 PK = ("p_at_1", "p_at_10")
 ISO_COLUMNS = ("euclidean_procrustes", "gromov_wasserstein", "hyperbolic_ot", "oracle_isometry")
 SETTING_COLUMNS = {"isometry": ISO_COLUMNS, "independent": COLUMNS}
-LABEL = {
-    "euclidean_procrustes": "Euclidean Procrustes-W",
-    "gromov_wasserstein": "Gromov-Wasserstein",
-    "hyperbolic_ot": "isometric HOT",
-    "oracle_isometry": "oracle isometry",
-    "deep_hot": "deep HOT",
-    "gw_then_hot": "GW then deep HOT",
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -245,7 +238,7 @@ def _plot(config, table, path):
             vals10 = [np.mean(table[f"{setting}/n={n}/{method}"]["p_at_10"]) for n in sizes]
             at = pos + (k - (len(bars) - 1) / 2) * width
             bar_style = dict(color=f"C{COLUMNS.index(method)}", capsize=3)
-            ax.bar(at, means, width, yerr=yerr, label=f"{LABEL[method]} P@1", **bar_style)
+            ax.bar(at, means, width, yerr=yerr, label=f"{COLUMN_LABELS[method]} P@1", **bar_style)
             tick_style = dict(marker="_", s=200, color="k", zorder=3)
             ax.scatter(at, vals10, label="P@10" if k == 0 else None, **tick_style)
         oracle = [np.mean(table[f"{setting}/n={n}/oracle_isometry"]["p_at_1"]) for n in sizes]

@@ -1,34 +1,24 @@
 """Alvarez-Melis et al. (2020), WordNet alignment: match WordNet 3.0 to WordNet 3.3, unsupervised.
 
-The mammal closure (or another root) of WordNet 3.0 and of WordNet 3.3 are embedded in the
-Poincare ball independently (different seeds, the 3.3 nodes randomly relabelled); six columns
-(``jaxml.hyperbolic.COLUMNS``, scored by ``compare_methods``) then match the two point sets
-without any correspondence: Euclidean Wasserstein-Procrustes, Gromov-Wasserstein, isometric
-hyperbolic OT, the oracle isometry (fitted WITH the true pairs: an upper bound for isometries),
-deep hyperbolic OT (``registration="mlp"``: a hyperbolic-MLP residual on top of the isometric
-solution, trained end to end on the entropic OT cost) and GW-then-HOT (GW's plan, a deep map
-fitted to its projection, refined by the registered OT). Ground truth: synsets with identical
-lemma names (``match_by_lemmas``). We also remove 10% and 30% of the 3.3 closure's relations
-before embedding it. P@1 and P@10 are ranked by the plan's log; every condition is repeated
-over ``seeds``; the seconds per alignment (a pipeline: the sum of its stages) are reported.
+The mammal closure of WordNet 3.0 and of 3.3 (relabelled at random, with 0/10/30% of its relations
+removed) are embedded in the Poincare ball independently; the six ``jaxml.hyperbolic.COLUMNS``
+(``compare_methods``) match them without correspondences: Euclidean Wasserstein-Procrustes,
+Gromov-Wasserstein, isometric hyperbolic OT, the oracle isometry (fitted WITH the true pairs),
+deep hyperbolic OT (``registration="mlp"``) and GW-then-HOT. Ground truth: identical lemma names.
+P@1/P@10 ranked by the plan's log, over ``seeds``, with seconds per alignment and the
+structure-only bound (``hierarchy_orbit_sizes``: mean 1/orbit over the ground-truth nodes).
+Quick: 3 seeds, 0% and 30% removed, 4 isometric and 1 deep restart. ``--scale full``: 10% too,
+5 seeds, 8 deep restarts, and one compiled 8-restart deep-HOT alignment timed (the 60 s target).
 
-Quick: 3 seeds, 0% and 30% removed, 4 isometric restarts, 1 deep restart of 3 plan/map rounds.
-``--scale full``: 10% removed too, 5 seeds, 8 deep restarts, and the time of one compiled deep-HOT
-alignment with ``timing_restarts`` = 8 restarts (the issue's 60 s target). The structure-only
-bound (``hierarchy_orbit_sizes``: mean 1/orbit over the ground-truth nodes) is drawn on P@1.
-The several-thousand-node hierarchy is ``large_hierarchy``.
-
-Verdict rule (``summarize``; every threshold is in ``Summary.thresholds``): the claim holds only
-if at least 3 seeds ran, no deep registration diverged, and for EVERY removal fraction: deep
-HOT's mean P@1 and mean P@10 are each >= MIN_MARGIN above both isometric HOT's and Euclidean
-Procrustes' means, deep HOT's P@1 is above both on every seed, and GW-then-HOT's mean P@1 is
->= GW's mean P@1 + MIN_MARGIN.
+Verdict rule (``summarize``; thresholds in ``Summary.thresholds``): >= 3 seeds, no diverged deep
+registration, and at EVERY removal fraction deep HOT's mean P@1 and P@10 >= MIN_MARGIN above both
+isometric HOT's and Euclidean Procrustes' means, its P@1 above both on every seed, and
+GW-then-HOT's mean P@1 >= GW's + MIN_MARGIN.
 
     python -m experiments.hyperbolic.wordnet_matching --scale quick
 """
 
 import dataclasses
-import json
 import os
 import time
 from pathlib import Path
@@ -40,6 +30,7 @@ import numpy as np
 from experiments.harness import (
     Summary,
     cache_key,
+    cached_record,
     experiment_main,
     format_stats,
     judge,
@@ -50,6 +41,7 @@ from experiments.harness import (
 )
 from experiments.harness.plotting import plt, save_figure
 from jaxml.hyperbolic import (
+    COLUMN_LABELS,
     COLUMNS,
     align,
     compare_methods,
@@ -75,14 +67,6 @@ CLAIM = (
     "registration; at every removal fraction deep HOT's mean P@1 and P@10 >= 0.02 above both "
     "baselines' means and its P@1 above both on every seed; GW-then-HOT mean P@1 >= GW + 0.02."
 )
-LABEL = {
-    "euclidean_procrustes": "Euclidean Procrustes-W",
-    "gromov_wasserstein": "Gromov-Wasserstein",
-    "hyperbolic_ot": "isometric HOT",
-    "oracle_isometry": "oracle isometry (true pairs)",
-    "deep_hot": "deep HOT (MLP)",
-    "gw_then_hot": "GW then deep HOT",
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,12 +163,8 @@ def _embed(workdir, config, h, name, seeds):
             mean_rank=np.asarray([float(r.mean_rank) for r in recs]),
         )
         save_cached(workdir, name, key, **cached)
-    info = {
-        "map": np.asarray(cached["map"]).tolist(),
-        "mean_rank": np.asarray(cached["mean_rank"]).tolist(),
-        "relations_per_second": float(cached["rate"]),
-        "relations": int(len(h.edges)),
-    }
+    info = {k: np.asarray(cached[k]).tolist() for k in ("map", "mean_rank")}
+    info |= {"relations_per_second": float(cached["rate"]), "relations": int(len(h.edges))}
     return np.asarray(cached["emb"]), info
 
 
@@ -204,22 +184,16 @@ def run(config: Config, workdir: Path) -> dict:
         h = remove_edges(target, fraction, config.seed + 2)
         ys, info = _embed(workdir, config, h, f"target_{tag}", [2 * s + 1 for s in config.seeds])
         targets[tag] = ys
+
+        def compute(xs=xs, ys=ys, info=info):
+            runs = [_compare(config, xs[i], ys[i], truth, s) for i, s in enumerate(config.seeds)]
+            keys = ("p_at_1", "p_at_10", "seconds", "diverged")
+            return {"embedding": info} | {
+                col: {k: [r[col][k] for r in runs] for k in keys} for col in COLUMNS
+            }
+
         key = cache_key(config=dataclasses.asdict(config), tag=tag)
-        cached = load_cached(workdir, f"match_{tag}", key)
-        if cached is None:
-            row = {"embedding": info}
-            runs = [
-                _compare(config, xs[i], ys[i], truth, seed) for i, seed in enumerate(config.seeds)
-            ]
-            for col in COLUMNS:
-                row[col] = {
-                    k: [r[col][k] for r in runs]
-                    for k in ("p_at_1", "p_at_10", "seconds", "diverged")
-                }
-            save_cached(workdir, f"match_{tag}", key, row=np.asarray(json.dumps(row)))
-        else:
-            row = json.loads(str(cached["row"]))
-        results[tag] = row
+        results[tag] = cached_record(workdir, f"match_{tag}", key, compute)
     timing = _time_deep(config, xs[0], targets[next(iter(targets))][0])
     figures = ["p_at_k.png"]
     bound = orbits.p_at_1_bound(np.flatnonzero(truth >= 0))
@@ -243,38 +217,25 @@ def run(config: Config, workdir: Path) -> dict:
 
 def _compare(config, x, y, truth, seed):
     kwargs = {k: getattr(config, k) for k in ("num_iters", "restart_subsample", "gw_iterations")}
-    deep = dict(
-        num_restarts=config.deep_restarts,
-        deep_outer=config.deep_outer,
-        deep_inner=config.deep_inner,
-        hidden=config.deep_hidden,
-        deep_fit_steps=config.deep_fit_steps,
-    )
+    deep = {k: getattr(config, k) for k in ("deep_outer", "deep_inner", "deep_fit_steps")}
+    deep |= dict(num_restarts=config.deep_restarts, hidden=config.deep_hidden)
     return compare_methods(
         x, y, truth, seed, num_restarts=config.num_restarts, deep_kwargs=deep, **kwargs
     )
 
 
 def _time_deep(config, x, y):
-    """One compiled deep-HOT alignment with ``timing_restarts`` restarts (first seed, first
-    removal fraction), from the isometric solution; None when ``timing_restarts = 0``."""
+    """One compiled 8-restart deep-HOT alignment from the isometric solution (first seed and
+    removal fraction); None when ``timing_restarts = 0``."""
     if config.timing_restarts == 0:
         return None
     kw = dict(key=jax.random.key(config.seeds[0]), num_iters=config.num_iters)
-    iso = align(x, y, num_restarts=config.num_restarts, **kw)
-    deep = dict(deep_outer=config.deep_outer, deep_inner=config.deep_inner)
-    out = time_align(
-        x,
-        y,
-        "hyperbolic_ot",
-        registration="mlp",
-        init=iso,
-        hidden=config.deep_hidden,
-        num_restarts=config.timing_restarts,
-        **deep,
-        **kw,
-    )
-    return dict(out, restarts=config.timing_restarts, num_nodes=len(x), load=os.getloadavg()[0])
+    kw["init"] = align(x, y, num_restarts=config.num_restarts, **kw)
+    kw |= {k: getattr(config, k) for k in ("deep_outer", "deep_inner")}
+    r = config.timing_restarts
+    out = time_align(x, y, "hyperbolic_ot", registration="mlp", hidden=config.deep_hidden,
+                     num_restarts=r, **kw)  # fmt: skip
+    return dict(out, restarts=r, num_nodes=len(x), load=os.getloadavg()[0])
 
 
 def _plot(config, results, bound, path):
@@ -284,29 +245,18 @@ def _plot(config, results, bound, path):
     pos = np.arange(len(tags))
     for ax, k_name in zip(axes, ("p_at_1", "p_at_10"), strict=True):
         for k, method in enumerate(COLUMNS):
-            stats = [seed_stats(results[t][method][k_name]) for t in tags]
-            means = np.array([st["mean"] for st in stats])
+            st = [seed_stats(results[t][method][k_name]) for t in tags]
+            mean, lo, hi = (np.array([x[q] for x in st]) for q in ("mean", "min", "max"))
             sec = np.nanmean([results[t][method]["seconds"] for t in tags])
-            lo = means - np.array([st["min"] for st in stats])
-            hi = np.array([st["max"] for st in stats]) - means
+            at = pos + (k - 2.5) * width
+            label = f"{COLUMN_LABELS[method]}, {sec:.1f} s"
             ax.bar(
-                pos + (k - 2.5) * width,
-                means,
-                width,
-                yerr=[lo, hi],
-                capsize=3,
-                color=f"C{k}",
-                label=f"{LABEL[method]}, {sec:.1f} s",
+                at, mean, width, yerr=[mean - lo, hi - mean], capsize=3, color=f"C{k}", label=label
             )
-            for p, st in zip(pos + (k - 2.5) * width, stats, strict=True):
-                ax.annotate(
-                    f"{st['mean']:.2f}", (p, st["max"]), ha="center", va="bottom", fontsize=5
-                )
-        ax.set_xticks(
-            pos,
-            [f"{float(t.split('_')[1]):.0%} of 3.3 relations removed" for t in tags],
-            fontsize=8,
-        )
+            for p, m, h in zip(at, mean, hi, strict=True):
+                ax.annotate(f"{m:.2f}", (p, h), ha="center", va="bottom", fontsize=5)
+        removed = [f"{float(t.split('_')[1]):.0%} of 3.3 relations removed" for t in tags]
+        ax.set_xticks(pos, removed, fontsize=8)
         ax.set(
             title=f"{'P@1' if k_name == 'p_at_1' else 'P@10'}: WordNet "
             f"{config.source_version} vs {config.target_version}, {config.root} (d = "
@@ -332,13 +282,10 @@ def summarize(metrics: dict) -> Summary:
         ),
         "source embedding MAP": format_stats(metrics["source_embedding"]["map"]),
     }
-    timing = metrics.get("deep_timing")
-    if timing:
-        numbers[
-            f"deep HOT, {timing['restarts']} restarts, n = {timing['num_nodes']}: s / alignment"
-        ] = (
-            f"{timing['seconds']:.1f} wall, {timing['cpu_seconds']:.1f} CPU (compiled; first call "
-            f"{timing['first_seconds']:.1f} s; load {timing['load']:.1f})"
+    if t := metrics.get("deep_timing"):
+        numbers[f"deep HOT, {t['restarts']} restarts, n = {t['num_nodes']}: s / alignment"] = (
+            f"{t['seconds']:.1f} wall, {t['cpu_seconds']:.1f} CPU (compiled; first call "
+            f"{t['first_seconds']:.1f} s; load {t['load']:.1f})"
         )
     for tag, row in results.items():
         for col in COLUMNS:

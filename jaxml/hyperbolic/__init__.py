@@ -21,6 +21,7 @@ NeurIPS 2017) and gyrovector operations (Ganea et al., NeurIPS 2018).
 
 from jaxml.hyperbolic import poincare
 from jaxml.hyperbolic.alignment import (
+    COLUMN_LABELS,
     COLUMNS,
     METHODS,
     REGISTRATIONS,
@@ -85,6 +86,7 @@ from jaxml.hyperbolic.rsgd import RiemannianSGDState, riemannian_sgd
 
 __all__ = [
     "COLUMNS",
+    "COLUMN_LABELS",
     "METHODS",
     "NEGATIVE_MODES",
     "REGISTRATIONS",

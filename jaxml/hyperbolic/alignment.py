@@ -102,6 +102,7 @@ __all__ = [
     "AlignmentProblem",
     "AlignmentResult",
     "COLUMNS",
+    "COLUMN_LABELS",
     "EuclideanMap",
     "RegistrationSolver",
     "RegistrationState",
@@ -1092,6 +1093,15 @@ COLUMNS = (
     "deep_hot",
     "gw_then_hot",
 )
+#: A short human-readable name per column (figure legends and reports).
+COLUMN_LABELS = {
+    "euclidean_procrustes": "Euclidean Procrustes-W",
+    "gromov_wasserstein": "Gromov-Wasserstein",
+    "hyperbolic_ot": "isometric HOT",
+    "oracle_isometry": "oracle isometry (true pairs)",
+    "deep_hot": "deep HOT (MLP)",
+    "gw_then_hot": "GW then deep HOT",
+}
 
 
 def compare_methods(
