@@ -43,6 +43,7 @@ from experiments.harness import (
     write_outputs,
 )
 from experiments.harness.plotting import plt, save_figure
+from experiments.hyperbolic._settings import TINY_ALIGNMENT
 from jaxml.hyperbolic import (
     COLUMN_LABELS,
     compare_methods,
@@ -105,18 +106,10 @@ class Config:
         # monkey.n.01 (39 nodes), d = 3 and the settings of wordnet_matching's tiny scale and of
         # tests/hyperbolic: the smoke test reuses their compiled programs.
         "tiny": {
+            **TINY_ALIGNMENT,
             "roots": ("monkey.n.01",),
             "repeats": 1,
-            "dim": 3,
             "num_epochs": 10,
-            "num_restarts": 4,
-            "num_iters": 12,
-            "gw_iterations": 20,
-            "deep_restarts": 2,
-            "deep_outer": 3,
-            "deep_inner": 3,
-            "deep_hidden": 4,
-            "deep_fit_steps": 10,
         },
     }
 

@@ -51,6 +51,7 @@ from experiments.harness import (
 )
 from experiments.harness.loop import progress_enabled
 from experiments.harness.plotting import plt, save_figure
+from experiments.hyperbolic._settings import TINY_ALIGNMENT
 from jaxml.hyperbolic import (
     COLUMN_LABELS,
     COLUMNS,
@@ -120,19 +121,11 @@ class Config:
         },
         # 39 nodes, d = 3: the sizes of tests/hyperbolic (shared compiled programs).
         "tiny": {
+            **TINY_ALIGNMENT,
             "tree_sizes": (39,),
             "seeds": (0, 1),
-            "dim": 3,
             "num_epochs": 30,
             "burn_in_epochs": 2,
-            "num_restarts": 4,
-            "num_iters": 12,
-            "gw_iterations": 20,
-            "deep_restarts": 2,
-            "deep_outer": 3,
-            "deep_inner": 3,
-            "deep_hidden": 4,
-            "deep_fit_steps": 10,
         },
     }
 

@@ -40,6 +40,7 @@ from experiments.harness import (
     write_outputs,
 )
 from experiments.harness.plotting import plt, save_figure
+from experiments.hyperbolic._settings import TINY_ALIGNMENT
 from jaxml.hyperbolic import (
     COLUMN_LABELS,
     COLUMNS,
@@ -111,20 +112,12 @@ class Config:
         },
         # monkey.n.01: 39 nodes / 94 relations in 3.0 and 3.3 (sizes shared with the tests).
         "tiny": {
+            **TINY_ALIGNMENT,
             "root": "monkey.n.01",
             "seeds": (0, 1),
-            "dim": 3,
             "num_epochs": 10,
             "burn_in_epochs": 2,
             "removed_fractions": (0.0, 0.3),
-            "num_restarts": 4,
-            "num_iters": 12,
-            "gw_iterations": 20,
-            "deep_restarts": 2,
-            "deep_outer": 3,
-            "deep_inner": 3,
-            "deep_hidden": 4,
-            "deep_fit_steps": 10,
         },
     }
 
