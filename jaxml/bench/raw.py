@@ -75,8 +75,9 @@ def measure_raw(
             lat.append(time.perf_counter() - t0)
         if prev is not None:
             np.asarray(jax.block_until_ready(prev))
-        total += time.perf_counter() - t_start
-        best = min(best, (time.perf_counter() - t_start) / calls)
+        dt = time.perf_counter() - t_start  # one reading: the best repeat is never above the mean
+        total += dt
+        best = min(best, dt / calls)
     lat = np.asarray(lat)
     return {
         "batch_size": batch_size,

@@ -46,12 +46,20 @@ def open_study(spec: TuneSpec) -> optuna.Study:
     )
 
 
-def budget_counts(study: optuna.Study) -> dict[str, int]:
-    """``{"done", "running", "waiting", "failed"}``; ``failed`` excludes trials never run."""
+def budget_counts(study: optuna.Study, *, retries: int | None = None) -> dict[str, int]:
+    """``{"done", "running", "waiting", "failed", "retry_pending"}``.
+
+    ``failed`` excludes trials never run. ``retry_pending`` (only with ``retries``, the spec's
+    retries per job) counts failed trials that Optuna's retry callback will copy but has not yet:
+    a dead worker's trial (failed stale) or a job error, with retries left and no copy yet. The
+    trial is marked FAIL before its WAITING copy is added, so a worker that read the counts in
+    between would otherwise start a fresh trial in its place and the retry would exceed the budget.
+    """
     if not isinstance(study, optuna.Study):
         raise TypeError(f"study must be an optuna Study; got {type(study).__name__}")
     trials = study.get_trials(deepcopy=False)
-    counts = {"done": 0, "running": 0, "waiting": 0, "failed": 0}
+    counts = {"done": 0, "running": 0, "waiting": 0, "failed": 0, "retry_pending": 0}
+    retried = {n for t in trials for n in t.system_attrs.get("retry_history", ())}
     for t in trials:
         if t.state in DONE_STATES:
             counts["done"] += 1
@@ -61,6 +69,13 @@ def budget_counts(study: optuna.Study) -> dict[str, int]:
             counts["waiting"] += 1
         elif t.user_attrs.get("fail_kind") not in ("surplus", "duplicate"):
             counts["failed"] += 1
+            if (
+                retries is not None
+                and t.user_attrs.get("fail_kind") in (None, "error")
+                and t.number not in retried
+                and len(t.system_attrs.get("retry_history", ())) < retries
+            ):
+                counts["retry_pending"] += 1
     return counts
 
 
@@ -83,10 +98,10 @@ def _next_action(spec: TuneSpec, study: optuna.Study, counts: dict[str, int]) ->
         return "stop"
     if counts["failed"] > spec.failure_limit:
         return "fail"
-    busy = counts["running"] > 0 or counts["waiting"] > 0
+    busy = counts["running"] > 0 or counts["waiting"] > 0 or counts.get("retry_pending", 0) > 0
     if spec.proposer == "grid" and not busy and study.sampler.is_exhausted(study):
         return "stop"  # every grid point was tried (some failed for good)
-    if counts["done"] + counts["running"] >= spec.n_trials:
+    if counts["done"] + counts["running"] + counts.get("retry_pending", 0) >= spec.n_trials:
         return "wait"
     return "run"
 
@@ -129,12 +144,12 @@ def run_worker(
         study.sampler.reseed_rng()
     objective = make_objective(spec, job)
     retry = _retry_failed_jobs(spec)
-    counts = budget_counts(study)
+    counts = budget_counts(study, retries=spec.retries)
 
     def after_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         nonlocal counts
         retry(study, trial)
-        counts = budget_counts(study)
+        counts = budget_counts(study, retries=spec.retries)
         if on_trial is not None:
             on_trial(counts)
         if _next_action(spec, study, counts) != "run":
@@ -155,7 +170,7 @@ def run_worker(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 optuna.storages.fail_stale_trials(study)
-            counts = budget_counts(study)
+            counts = budget_counts(study, retries=spec.retries)
             continue
         study.optimize(
             objective,

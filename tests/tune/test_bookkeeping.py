@@ -98,3 +98,24 @@ def test_a_finished_study_resumes_without_running_anything(make_spec):
     assert optuna.load_study(study_name=spec.study_name, storage=spec.storage_url).user_attrs[
         "spec"
     ]
+
+
+def test_a_failed_trial_awaiting_its_retry_holds_its_budget_slot():
+    """Optuna marks a dead worker's trial FAIL before it adds the WAITING copy; a worker reading
+    the counts in between must wait, not start a fresh trial that the retry would then exceed."""
+    from jaxml.tune.worker import budget_counts
+
+    study = optuna.create_study()
+    dist = {"x": optuna.distributions.FloatDistribution(0.0, 1.0)}
+    for _ in range(3):
+        study.add_trial(optuna.create_trial(params={"x": 0.5}, distributions=dist, value=1.0))
+    stale = optuna.create_trial(
+        state=optuna.trial.TrialState.FAIL, params={"x": 0.1}, distributions=dist
+    )
+    study.add_trial(stale)  # number 3, no fail_kind: a worker died inside it
+    assert budget_counts(study, retries=1)["retry_pending"] == 1
+    assert budget_counts(study, retries=0)["retry_pending"] == 0  # never retried: no slot held
+    assert budget_counts(study)["retry_pending"] == 0  # without the spec's retries: not counted
+    optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)(study, study.trials[3])
+    counts = budget_counts(study, retries=1)
+    assert (counts["retry_pending"], counts["waiting"], counts["failed"]) == (0, 1, 1)
