@@ -24,7 +24,6 @@ seconds vs ``n`` is <= MAX_SLOPE (no worse than cubic growth).
 """
 
 import dataclasses
-import json
 import os
 import resource
 import time
@@ -36,14 +35,13 @@ import numpy as np
 from experiments.harness import (
     Summary,
     cache_key,
+    cached_record,
     experiment_main,
     judge,
-    load_cached,
-    save_cached,
     write_outputs,
 )
 from experiments.harness.plotting import plt, save_figure
-from experiments.hyperbolic._settings import TINY_ALIGNMENT
+from experiments.hyperbolic._settings import TINY_ALIGNMENT, compare_kwargs
 from jaxml.hyperbolic import (
     COLUMN_LABELS,
     compare_methods,
@@ -148,48 +146,37 @@ def _embed(h, config, seed):
     )[0]
 
 
+def _row(config, root: str) -> dict:
+    """One subtree: both embeddings, every column's score and time, its memory (a JSON record)."""
+    source = wordnet_hierarchy(root, version="3.0")
+    target, _ = permute_hierarchy(wordnet_hierarchy(root, version="3.3"), config.seed + 1)
+    truth = match_by_lemmas(source.lemmas, target.lemmas)
+    x = _embed(source, config, 2 * config.seed)
+    y = _embed(target, config, 2 * config.seed + 1)
+    fields = ("num_restarts", "num_iters", "restart_subsample", "gw_iterations")
+    kwargs = compare_kwargs(config, fields)
+    for _ in range(config.repeats):  # the last run is timed compiled
+        res = compare_methods(x, y, truth, config.seed, columns=METHODS, **kwargs)
+    n, m = source.num_nodes, target.num_nodes
+    row = {
+        "root": root,
+        "num_nodes": n,
+        "num_target_nodes": m,
+        "relations": int(len(source.edges)),
+        "results": res,
+        "dense_bytes": dense_bytes(n, m, config.dim, config.deep_restarts),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+    }
+    return row
+
+
 def run(config: Config, workdir: Path) -> dict:
     workdir = Path(workdir)
     t0 = time.perf_counter()
     rows = []
     for root in config.roots:
         key = cache_key(config=dataclasses.asdict(config), root=root)
-        cached = load_cached(workdir, f"root_{root}", key)
-        if cached is not None:
-            rows.append(json.loads(str(cached["row"])))
-            continue
-        source = wordnet_hierarchy(root, version="3.0")
-        target, _ = permute_hierarchy(wordnet_hierarchy(root, version="3.3"), config.seed + 1)
-        truth = match_by_lemmas(source.lemmas, target.lemmas)
-        x = _embed(source, config, 2 * config.seed)
-        y = _embed(target, config, 2 * config.seed + 1)
-        deep = dict(
-            num_restarts=config.deep_restarts,
-            deep_outer=config.deep_outer,
-            deep_inner=config.deep_inner,
-            hidden=config.deep_hidden,
-            deep_fit_steps=config.deep_fit_steps,
-        )
-        kwargs = {
-            k: getattr(config, k)
-            for k in ("num_restarts", "num_iters", "restart_subsample", "gw_iterations")
-        }
-        for _ in range(config.repeats):
-            res = compare_methods(
-                x, y, truth, config.seed, columns=METHODS, deep_kwargs=deep, **kwargs
-            )
-        n, m = source.num_nodes, target.num_nodes
-        row = {
-            "root": root,
-            "num_nodes": n,
-            "num_target_nodes": m,
-            "relations": int(len(source.edges)),
-            "results": res,
-            "dense_bytes": dense_bytes(n, m, config.dim, config.deep_restarts),
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-        }
-        rows.append(row)
-        save_cached(workdir, f"root_{root}", key, row=np.asarray(json.dumps(row)))
+        rows.append(cached_record(workdir, f"root_{root}", key, lambda r=root: _row(config, r)))
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     per_n2 = dense_bytes(1, 1, config.dim, config.deep_restarts)["deep_hot"]
     metrics = {
@@ -201,7 +188,6 @@ def run(config: Config, workdir: Path) -> dict:
     }
     figures = ["cost_vs_n.png"]
     _plot(config, metrics, workdir / figures[0])
-    metrics = {**metrics, "scale": config.scale}
     return write_outputs(workdir, config, metrics, figures=figures)
 
 

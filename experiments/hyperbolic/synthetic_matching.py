@@ -29,7 +29,6 @@ of 3 plan/map rounds; ``--scale full`` adds sizes 200/400/800, 5 seeds, 8 deep r
 """
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -41,17 +40,16 @@ from tqdm.auto import tqdm
 from experiments.harness import (
     Summary,
     cache_key,
+    cached_record,
     experiment_main,
     format_stats,
     judge,
-    load_cached,
-    save_cached,
     seed_stats,
     write_outputs,
 )
 from experiments.harness.loop import progress_enabled
 from experiments.harness.plotting import plt, save_figure
-from experiments.hyperbolic._settings import TINY_ALIGNMENT
+from experiments.hyperbolic._settings import TINY_ALIGNMENT, compare_kwargs
 from jaxml.hyperbolic import (
     COLUMN_LABELS,
     COLUMNS,
@@ -139,12 +137,40 @@ class Config:
 
 
 def _match(x, y, truth, config, seed, setting):
-    kwargs = {k: getattr(config, k) for k in ("num_restarts", "num_iters", "gw_iterations")}
-    c = config
-    deep = dict(num_restarts=c.deep_restarts, deep_outer=c.deep_outer, deep_inner=c.deep_inner)
-    deep.update(hidden=c.deep_hidden, deep_fit_steps=c.deep_fit_steps)
-    cols = SETTING_COLUMNS[setting]
-    return compare_methods(x, y, truth, seed, columns=cols, deep_kwargs=deep, **kwargs)
+    kwargs = compare_kwargs(config, ("num_restarts", "num_iters", "gw_iterations"))
+    return compare_methods(x, y, truth, seed, columns=SETTING_COLUMNS[setting], **kwargs)
+
+
+def _row(config, n: int, seed: int) -> dict:
+    """One tree of ``n`` nodes: two embeddings, then every setting's columns (a JSON record)."""
+    tree = synthetic_hierarchy(seed, num_nodes=n)
+    keys = seed_keys([2 * seed, 2 * seed + 1])
+    train = dict(num_epochs=config.num_epochs, burn_in_epochs=config.burn_in_epochs)
+    emb, _, rate, _ = train_poincare_embeddings(
+        tree.edges, n, config.dim, keys, return_info=True, **train
+    )
+    emb = np.asarray(emb)
+    rec = reconstruction_metrics(emb[0], tree.edges)
+    perm = np.random.default_rng(seed).permutation(n)
+    truth = true_match_from_permutation(perm)
+    row = {
+        "num_nodes": n,
+        "seed": seed,
+        "map": float(rec.map),
+        "mean_rank": float(rec.mean_rank),
+        "relations_per_second": rate,
+        "orbit_bound": float(np.mean(1.0 / tree_orbit_sizes(tree.parent_edges, n))),
+    }
+    for setting in SETTINGS:
+        other = emb[1]
+        if setting == "isometry":
+            iso_key = jax.random.key(10_000 + seed)
+            other = noisy_isometric_copy(iso_key, emb[0], config.translation_norm, config.noise)
+        other = np.asarray(other)
+        y = np.empty_like(other)
+        y[perm] = other  # node i of x is node perm[i] of y
+        row[setting] = _match(emb[0], y, truth, config, seed, setting)
+    return row
 
 
 def run(config: Config, workdir: Path) -> dict:
@@ -155,39 +181,8 @@ def run(config: Config, workdir: Path) -> dict:
     bar = tqdm(cases, desc="trees", disable=not progress_enabled())
     for n, seed in bar:
         key = cache_key(config=dataclasses.asdict(config), n=n, seed=seed)
-        cached = load_cached(workdir, f"tree{n}_seed{seed}", key)
-        if cached is not None:
-            rows.append(json.loads(str(cached["row"])))
-            continue
-        tree = synthetic_hierarchy(seed, num_nodes=n)
-        keys = seed_keys([2 * seed, 2 * seed + 1])
-        train = dict(num_epochs=config.num_epochs, burn_in_epochs=config.burn_in_epochs)
-        emb, _, rate, _ = train_poincare_embeddings(
-            tree.edges, n, config.dim, keys, return_info=True, **train
-        )
-        emb = np.asarray(emb)
-        rec = reconstruction_metrics(emb[0], tree.edges)
-        perm = np.random.default_rng(seed).permutation(n)
-        truth = true_match_from_permutation(perm)
-        row = {
-            "num_nodes": n,
-            "seed": seed,
-            "map": float(rec.map),
-            "mean_rank": float(rec.mean_rank),
-            "relations_per_second": rate,
-            "orbit_bound": float(np.mean(1.0 / tree_orbit_sizes(tree.parent_edges, n))),
-        }
-        for setting in SETTINGS:
-            other = emb[1]
-            if setting == "isometry":
-                iso_key = jax.random.key(10_000 + seed)
-                other = noisy_isometric_copy(iso_key, emb[0], config.translation_norm, config.noise)
-            other = np.asarray(other)
-            y = np.empty_like(other)
-            y[perm] = other  # node i of x is node perm[i] of y
-            row[setting] = _match(emb[0], y, truth, config, seed, setting)
-        rows.append(row)
-        save_cached(workdir, f"tree{n}_seed{seed}", key, row=np.asarray(json.dumps(row)))
+        compute = lambda n=n, s=seed: _row(config, n, s)  # noqa: E731
+        rows.append(cached_record(workdir, f"tree{n}_seed{seed}", key, compute))
     figures = ["p_at_1.png"]
     table = _table(config, rows)
     _plot(config, table, workdir / figures[0])

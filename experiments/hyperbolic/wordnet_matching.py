@@ -40,7 +40,7 @@ from experiments.harness import (
     write_outputs,
 )
 from experiments.harness.plotting import plt, save_figure
-from experiments.hyperbolic._settings import TINY_ALIGNMENT
+from experiments.hyperbolic._settings import TINY_ALIGNMENT, compare_kwargs
 from jaxml.hyperbolic import (
     COLUMN_LABELS,
     COLUMNS,
@@ -209,12 +209,8 @@ def run(config: Config, workdir: Path) -> dict:
 
 
 def _compare(config, x, y, truth, seed):
-    kwargs = {k: getattr(config, k) for k in ("num_iters", "restart_subsample", "gw_iterations")}
-    deep = {k: getattr(config, k) for k in ("deep_outer", "deep_inner", "deep_fit_steps")}
-    deep |= dict(num_restarts=config.deep_restarts, hidden=config.deep_hidden)
-    return compare_methods(
-        x, y, truth, seed, num_restarts=config.num_restarts, deep_kwargs=deep, **kwargs
-    )
+    fields = ("num_restarts", "num_iters", "restart_subsample", "gw_iterations")
+    return compare_methods(x, y, truth, seed, **compare_kwargs(config, fields))
 
 
 def _time_deep(config, x, y):

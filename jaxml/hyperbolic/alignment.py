@@ -1063,6 +1063,11 @@ def align_precision(
     the wall time of both.
     """
     seed = check_int(seed, "seed", minimum=0)
+    if np.ndim(x) >= 1 and np.shape(true_match) != (np.shape(x)[0],):  # before the alignment
+        raise ValueError(
+            f"true_match must have shape [n] = ({np.shape(x)[0]},) (one entry per row of x); "
+            f"got {np.shape(true_match)}"
+        )
     t0 = time.perf_counter()
     res = align(x, y, method, key=jax.random.key(seed), **align_kwargs)
     out = {f"p_at_{k}": float(precision_at_k(res.log_plan, true_match, k)) for k in ks}

@@ -98,10 +98,10 @@ def _next_action(spec: TuneSpec, study: optuna.Study, counts: dict[str, int]) ->
         return "stop"
     if counts["failed"] > spec.failure_limit:
         return "fail"
-    busy = counts["running"] > 0 or counts["waiting"] > 0 or counts.get("retry_pending", 0) > 0
+    busy = counts["running"] > 0 or counts["waiting"] > 0 or counts["retry_pending"] > 0
     if spec.proposer == "grid" and not busy and study.sampler.is_exhausted(study):
         return "stop"  # every grid point was tried (some failed for good)
-    if counts["done"] + counts["running"] + counts.get("retry_pending", 0) >= spec.n_trials:
+    if counts["done"] + counts["running"] + counts["retry_pending"] >= spec.n_trials:
         return "wait"
     return "run"
 
