@@ -39,6 +39,7 @@ import numpy as np
 
 from experiments.harness import device_info, parse_config, write_json_atomic
 from jaxml.bench import (
+    DEFAULT_BUCKETS,
     JaxSUT,
     SampleLibrary,
     build_model,
@@ -63,7 +64,7 @@ class Config:
     rounds: int = 5
     min_duration_ms: int = 1000
     raw_window_ms: int = 500
-    buckets: tuple[int, ...] = (1, 8, 32, 128)
+    buckets: tuple[int, ...] = DEFAULT_BUCKETS
     model_dir: str = "results/benchmarks/mlperf_overhead"
     out: str = "results/benchmarks/mlperf_overhead.json"
     SCALES: ClassVar[dict] = {

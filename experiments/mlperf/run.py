@@ -20,7 +20,7 @@ import os
 import sys
 import threading
 
-from jaxml.bench import SCENARIOS, SUTError, model_names, run_benchmark
+from jaxml.bench import DEFAULT_BUCKETS, SCENARIOS, SUTError, model_names, run_benchmark
 
 
 def parser() -> argparse.ArgumentParser:
@@ -38,7 +38,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--min-query-count", type=int, default=None)
     p.add_argument("--samples-per-query", type=int, default=None, help="MultiStream")
     p.add_argument("--performance-sample-count", type=int, default=None)
-    p.add_argument("--buckets", default="1,8,32,128", help="compiled batch sizes, e.g. 1,8,64")
+    p.add_argument(
+        "--buckets",
+        default=",".join(map(str, DEFAULT_BUCKETS)),
+        help="compiled batch sizes, e.g. 1,8,64 (Offline runs at the largest)",
+    )
     p.add_argument("--train-steps", type=int, default=300)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--find-peak-qps", action="store_true", help="Server: search the peak QPS")

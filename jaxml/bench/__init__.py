@@ -26,9 +26,10 @@ from jaxml.bench.settings import (
     make_test_settings,
     settings_dict,
 )
-from jaxml.bench.sut import JaxSUT, RecompilationError, SUTError, compile_events
+from jaxml.bench.sut import DEFAULT_BUCKETS, JaxSUT, RecompilationError, SUTError, compile_events
 
 __all__ = [
+    "DEFAULT_BUCKETS",
     "MODES",
     "OFFICIAL_RULES",
     "OVERRIDES",

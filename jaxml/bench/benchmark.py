@@ -21,7 +21,7 @@ from jaxml.bench.raw import measure_raw
 from jaxml.bench.runner import TestResult, run_test, score_accuracy_log
 from jaxml.bench.search import find_peak_server_qps
 from jaxml.bench.settings import MODES, SCENARIOS, make_test_settings, settings_dict
-from jaxml.bench.sut import JaxSUT
+from jaxml.bench.sut import DEFAULT_BUCKETS, JaxSUT
 
 __all__ = ["calibrate", "calibrated_overrides", "run_benchmark"]
 
@@ -82,7 +82,7 @@ def run_benchmark(
     min_duration_ms: int | None = None,
     user_conf=None,
     overrides: dict[str, Any] | None = None,
-    buckets=(1, 8, 32, 128),
+    buckets=DEFAULT_BUCKETS,
     train_steps: int = 300,
     seed: int = 0,
     find_peak_qps: bool = False,
