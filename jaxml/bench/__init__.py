@@ -9,9 +9,19 @@
 * :func:`find_peak_server_qps`: Server target-QPS search on LoadGen's validity.
 * :func:`measure_raw`: the model's throughput/latency outside LoadGen.
 * :func:`build_model`, :func:`register_model`: the benchmark's model registry.
+* :func:`compress_classifier`, :func:`int8_mlp`: an L-C pruned + int8 MLP that runs int8 weights
+  (model ``mlp-lc-int8``); :func:`score_outside_loadgen`, :func:`brief_summary`.
 """
 
 from jaxml.bench.benchmark import calibrate, calibrated_overrides, run_benchmark
+from jaxml.bench.compressed import (
+    INT8_MATMULS,
+    Int8MLP,
+    brief_summary,
+    compress_classifier,
+    int8_mlp,
+    score_outside_loadgen,
+)
 from jaxml.bench.logs import parse_detail, parse_summary, read_accuracy_log
 from jaxml.bench.models import BenchModel, build_model, model_names, register_model
 from jaxml.bench.qsl import SampleLibrary
@@ -56,4 +66,11 @@ __all__ = [
     "run_test",
     "score_accuracy_log",
     "settings_dict",
+    # compressed models (jaxml.bench.compressed)
+    "INT8_MATMULS",
+    "Int8MLP",
+    "brief_summary",
+    "compress_classifier",
+    "int8_mlp",
+    "score_outside_loadgen",
 ]

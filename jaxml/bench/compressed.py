@@ -167,7 +167,8 @@ def int8_mlp(
                 f"stored layer {n} kernel must be an int8 [d_in, c] matrix (Quantize('int8')); "
                 f"got {np.ndim(k)}-d {k.dtype}"
             )
-        if sinner[n]["kernel"] is None or np.shape(sinner[n]["kernel"]) != np.shape(k)[1:]:
+        sc = sinner[n]["kernel"]
+        if sc is None or np.shape(sc) not in ((k.shape[1],), (1, k.shape[1])):
             raise ValueError(f"aux has no per-channel scale for stored layer {n}'s kernel")
     floats = Quantize("int8").decompress(stored, qaux)
     shrunk = shrink_mlp(jax.device_get(floats), activation=activation)
@@ -177,7 +178,7 @@ def int8_mlp(
     for i, n in enumerate(names):
         cols = shrunk.kept[i] if i < len(shrunk.kept) else np.arange(inner[n]["kernel"].shape[1])
         q = np.asarray(inner[n]["kernel"])[prev][:, cols]
-        scale = np.asarray(sinner[n]["kernel"], np.float32)[cols]
+        scale = np.asarray(sinner[n]["kernel"], np.float32).reshape(-1)[cols]
         if not np.array_equal(q.astype(np.float32) * scale, np.asarray(small[n]["kernel"])):
             raise AssertionError(f"int8 kernel of {n} does not match the shrunk float kernel")
         layers.append(
@@ -201,7 +202,7 @@ def compress_classifier(
     matmul: str = "dequantize",
     num_steps: int = 300,
     l_steps: int = 25,
-    learning_rate: float = 1e-3,
+    learning_rate: float = 2e-3,
     mu_init: float = 1e-3,
     mu_growth: float = 1.5,
     batch_size: int = 64,
@@ -244,13 +245,13 @@ def compress_classifier(
     v.check_scalar(mu_growth, "mu_growth", minimum=1.0)
     seed = v.check_int(seed, "seed", minimum=0)
     name = f"{dense.name}-lc-int8" if name is None else v.check_str(name, "name")
-    x = v.check_array(x, "x", ndim=2, dtype="real", finite=True)
-    y = v.check_array(y, "y", ndim=1, dtype="int")
-    n = v.check_same_size({"x rows": x.shape[0], "y length": y.shape[0]})
+    x_shape = v.check_array(x, "x", ndim=2, dtype="real", finite=True)
+    y_shape = v.check_array(y, "y", ndim=1, dtype="int")
+    n = v.check_same_size({"x rows": x_shape[0], "y length": y_shape[0]})
     batch_size = v.check_int(batch_size, "batch_size", minimum=1, maximum=n)
     dense_x = np.asarray(dense.x)
-    if dense_x.ndim != 2 or dense_x.shape[1] != x.shape[1]:
-        raise ValueError(f"x must have {dense_x.shape[1:]} features like dense.x; got {x.shape}")
+    if dense_x.ndim != 2 or dense_x.shape[1] != x_shape[1]:
+        raise ValueError(f"x must have {dense_x.shape[1:]} features like dense.x; got {x_shape}")
 
     scheme = Compose(
         [NeuronPrune(density, Layers(exclude=("head",), max_ndim=2)), Quantize("int8")]
