@@ -25,7 +25,14 @@ import numpy as np
 from experiments.harness import Summary, experiment_main, judge, write_outputs
 from experiments.harness.config import require_at_least
 from experiments.harness.plotting import plt, save_figure
-from jaxml.bench import SCENARIOS, build_model, model_names, run_benchmark
+from jaxml.bench import (
+    SCENARIOS,
+    brief_summary,
+    build_model,
+    model_names,
+    run_benchmark,
+    score_outside_loadgen,
+)
 
 PAPER = "Reddi et al. 2019, MLPerf Inference Benchmark: LoadGen scenarios (Sec. 3, Table 2)"
 CLAIM = (
@@ -84,14 +91,6 @@ class Config:
             raise ValueError(f"buckets must be positive batch sizes; got {self.buckets}")
 
 
-def _brief(s: dict) -> dict:
-    keys = ("metric_name", "metric_value", "result_valid", "invalid_reasons", "latency_ns")
-    out = {k: s[k] for k in keys}
-    out["completion"] = s["completion"]
-    out["raw_samples_per_s"] = s["raw_outside_loadgen"]["samples_per_s"]
-    return out
-
-
 def run(config: Config, workdir: Path) -> dict:
     workdir = Path(workdir)
     t0 = time.perf_counter()
@@ -113,7 +112,7 @@ def run(config: Config, workdir: Path) -> dict:
             search_iterations=config.search_iterations,
             **common,
         )
-        runs[scenario] = _brief(s)
+        runs[scenario] = brief_summary(s)
         if scenario == "Server":
             runs[scenario]["search"] = s["server_search"]
     acc = run_benchmark(model, "Offline", "accuracy", workdir / config.model / "accuracy", **common)
@@ -130,25 +129,16 @@ def run(config: Config, workdir: Path) -> dict:
             config.compressed_model, workdir, train_steps=config.train_steps, seed=config.seed
         )
         s = run_benchmark(small, "Offline", "performance", workdir / small.name, **common)
-        acc_small = model.score(np.asarray(_outputs(small)), np.arange(len(small.x)))
         metrics["compressed"] = {
             "model": small.name,
             "info": small.info,
-            "offline": _brief(s),
-            "test_accuracy": acc_small[model.metric],
-            "dense_test_accuracy": model.score(
-                np.asarray(_outputs(model)), np.arange(len(model.x))
-            )[model.metric],
+            "offline": brief_summary(s),
+            "test_accuracy": score_outside_loadgen(small)[model.metric],
+            "dense_test_accuracy": score_outside_loadgen(model)[model.metric],
         }
     plot(metrics, workdir / "mlperf_scenarios.png")
     metrics["wall_seconds"] = time.perf_counter() - t0
     return write_outputs(workdir, config, metrics, figures=["mlperf_scenarios.png"])
-
-
-def _outputs(m):
-    import jax
-
-    return jax.jit(m.apply)(m.params, m.x)
 
 
 def plot(metrics: dict, path: Path) -> None:

@@ -145,9 +145,9 @@ def int8_mlp(
 
     v.check_choice(matmul, "matmul", INT8_MATMULS)
     v.check_callable(activation, "activation")
-    qaux = _find_quant_aux(aux)
     if not isinstance(stored, dict):
         raise TypeError(f"stored must be an MLP's params dict; got {type(stored).__name__}")
+    qaux = _find_quant_aux(aux)
     inner = stored["params"] if set(stored) == {"params"} else stored
     if not isinstance(inner, dict) or not isinstance(inner.get("head"), dict):
         raise ValueError(

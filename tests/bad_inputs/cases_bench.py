@@ -253,4 +253,100 @@ EXEMPT = {
     F + "SUTError": "an exception type",
     F + "RecompilationError": "an exception type",
     F + "model_names": "takes no arguments",
+    F + "Int8MLP": "a NamedTuple returned by int8_mlp",
 }
+
+# jaxml.bench.compressed (issue 19, compression x MLPerf): none of these trains or compresses.
+_dense = b.BenchModel(
+    "mlp",
+    lambda p, x: x @ p,
+    np.ones((3, 2), np.float32),
+    _x,
+    np.arange(6) % 2,
+    lambda o, i: {"accuracy": 1.0},
+    "accuracy",
+    True,
+    {},
+)
+_tx, _ty = np.ones((6, 3), np.float32), np.arange(6) % 2
+_int8_stored = {"dense_0": {"kernel": np.ones((3, 2), np.int8)}, "head": {"kernel": _x}}
+CASES += [
+    *_c(
+        "compress_classifier",
+        "dense",
+        [("a model name", lambda: b.compress_classifier("mlp", _tx, _ty))],
+    ),
+    *_c(
+        "compress_classifier",
+        "density",
+        [
+            ("0", lambda: b.compress_classifier(_dense, _tx, _ty, density=0.0)),
+            ("1.5", lambda: b.compress_classifier(_dense, _tx, _ty, density=1.5)),
+        ],
+    ),
+    *_c(
+        "compress_classifier",
+        "matmul",
+        [("int4", lambda: b.compress_classifier(_dense, _tx, _ty, matmul="int4"))],
+    ),
+    *_c(
+        "compress_classifier",
+        "num_steps",
+        [("0", lambda: b.compress_classifier(_dense, _tx, _ty, num_steps=0))],
+    ),
+    *_c(
+        "compress_classifier",
+        "x",
+        [
+            ("1-d", lambda: b.compress_classifier(_dense, np.ones(6), _ty)),
+            (
+                "wrong width",
+                lambda: b.compress_classifier(_dense, np.ones((6, 4)), _ty, batch_size=4),
+            ),
+            ("NaN", lambda: b.compress_classifier(_dense, _tx * np.nan, _ty)),
+        ],
+    ),
+    *_c(
+        "compress_classifier",
+        "y",
+        [
+            ("float labels", lambda: b.compress_classifier(_dense, _tx, _ty * 1.0)),
+            ("too short", lambda: b.compress_classifier(_dense, _tx, _ty[:4])),
+        ],
+    ),
+    *_c(
+        "compress_classifier",
+        "batch_size",
+        [("more than rows", lambda: b.compress_classifier(_dense, _tx, _ty, batch_size=7))],
+    ),
+    *_c(
+        "int8_mlp",
+        "stored",
+        [
+            ("a list", lambda: b.int8_mlp([1], b.compress_classifier)),
+            ("float kernels", lambda: b.int8_mlp({"head": {"kernel": _x}}, _qaux())),
+            ("no head", lambda: b.int8_mlp({"dense_0": {"kernel": _x}}, _qaux())),
+        ],
+    ),
+    *_c("int8_mlp", "aux", [("an empty tuple", lambda: b.int8_mlp(_int8_stored, ()))]),
+    *_c("int8_mlp", "matmul", [("int4", lambda: b.int8_mlp(_int8_stored, _qaux(), matmul="x"))]),
+    *_c(
+        "score_outside_loadgen",
+        "model",
+        [("a model name", lambda: b.score_outside_loadgen("mlp"))],
+    ),
+    *_c(
+        "brief_summary",
+        "summary",
+        [
+            ("a list", lambda: b.brief_summary([])),
+            ("missing keys", lambda: b.brief_summary({"metric_name": "x"})),
+        ],
+    ),
+]
+
+
+def _qaux():
+    from jaxml.compress import QuantAux
+
+    return QuantAux({"head": {"kernel": np.ones(2, np.float32)}})

@@ -25,8 +25,8 @@ def compressed():
     # Non-zero biases, so pruned neurons' biases (zeroed by NeuronPrune) and kept ones differ.
     params = jax.tree.map(lambda a: a + 0.1 if a.ndim == 1 else a, params)
     scheme = Compose([NeuronPrune(0.5, Layers(exclude=("head",), max_ndim=2)), Quantize("int8")])
-    stored, aux = jax.device_get(scheme.compress(params))
-    return np.asarray(x), stored, aux, scheme.decompress(stored, aux)
+    stored, aux = jax.device_get(jax.jit(scheme.compress)(params))
+    return np.asarray(x), stored, aux, jax.device_get(jax.jit(scheme.decompress)(stored, aux))
 
 
 def _np_forward(floats, x):
