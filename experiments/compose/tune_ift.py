@@ -149,8 +149,8 @@ def _in_budget(records: list, budget: int) -> int:
 
 
 LABELS = {
-    "nested": "Optuna(lr, inner steps) x IFT per-weight decay",
-    "black_box": "TPE lr + per-layer decay",
+    "nested": "nested: TPE(lr, inner steps) x IFT per-weight decay",
+    "black_box": "black box: TPE(lr, per-layer decay)",
 }
 
 
@@ -160,7 +160,11 @@ def _plot(metrics: dict, path: Path) -> None:
     per = metrics["per_method"]
     for i, (m, runs) in enumerate(per.items()):
         for j, r in enumerate(runs.values()):
-            xs, ys = r["curve"]
+            xs, ys = (np.asarray(v) for v in r["curve"])
+            keep = xs <= budget  # a trial that ended past the budget does not count
+            if not keep.any():
+                continue
+            xs, ys = np.append(xs[keep], budget), np.append(ys[keep], ys[keep][-1])
             axes[0].step(
                 xs,
                 ys,
@@ -180,11 +184,10 @@ def _plot(metrics: dict, path: Path) -> None:
     seeds = list(per["nested"])
     for i, m in enumerate(METHODS):
         vals = [per[m][s]["best_val_loss"] for s in seeds]
-        axes[1].plot(
-            seeds, [np.nan if v is None else v for v in vals], "o-", color=f"C{i}", label=m
-        )
+        vals = [np.nan if v is None else v for v in vals]
+        axes[1].plot(seeds, vals, "o-", color=f"C{i}", label=LABELS[m])
     axes[1].set(xlabel="seed", ylabel="best val loss at the budget", title="at the common budget")
-    axes[1].legend(fontsize=8)
+    axes[1].legend(fontsize=7)
     accs = [[per[m][s]["best_test_accuracy"] or np.nan for s in seeds] for m in METHODS]
     axes[2].bar(
         METHODS,
@@ -194,7 +197,9 @@ def _plot(metrics: dict, path: Path) -> None:
     )
     for i, a in enumerate(accs):
         axes[2].plot([i] * len(a), a, "k.", ms=6)
-    axes[2].set(ylim=(0.5, 1.0), ylabel="test accuracy", title="test accuracy of each winner")
+    axes[2].set(
+        ylim=(0.5, 1.0), ylabel="test accuracy", title="test accuracy of each winner (per seed)"
+    )
     save_figure(fig, path)
 
 
@@ -208,6 +213,9 @@ def summarize(metrics: dict) -> Summary:
         numbers[f"{m}: best val loss per seed"] = [None if v is None else round(v, 4) for v in vals]
         numbers[f"{m}: test acc. of winner per seed"] = [
             None if a is None else round(a, 4) for a in accs
+        ]
+        numbers[f"{m}: winner's end (steps) per seed"] = [
+            per[m][s]["best_end_steps"] for s in seeds
         ]
         numbers[f"{m}: trials within budget per seed"] = [
             per[m][s]["trials_in_budget"] for s in seeds

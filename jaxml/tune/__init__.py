@@ -58,3 +58,27 @@ __all__ = [
     "suggest",
     "trial_records",
 ]
+
+# Nested tuning (jaxml.tune.nested: an Optuna study whose trials are IFT bilevel runs, on a
+# budget of training steps) imports JAX and the digits problem, so it loads on first use: a
+# plain `import jaxml.tune` (every worker process does one) stays free of JAX.
+_NESTED = (
+    "best_within_budget",
+    "nested_ift_job",
+    "nested_ift_spec",
+    "nested_space",
+    "run_to_budget",
+    "shared_lr_job",
+    "shared_lr_spec",
+    "shared_lr_space",
+    "steps_spent",
+)
+__all__ += list(_NESTED)
+
+
+def __getattr__(name):
+    if name in _NESTED:
+        import importlib
+
+        return getattr(importlib.import_module("jaxml.tune.nested"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -211,3 +211,79 @@ EXEMPT = {
     F + "NonFiniteScoreError": "an exception class raised by the library, not called by users",
     F + "find_pg_bin": "takes no arguments; reports why no server can start",
 }
+
+# ---- nested tuning (jaxml.tune.nested, loaded lazily by jaxml.tune); none runs a job.
+_NESTED_SPEC = t.shared_lr_spec(_DIR, scale="tiny", study_name="bad-nested")
+CASES += [
+    *_cases(
+        "nested_space",
+        "inner_steps",
+        [("a string", lambda: t.nested_space("10")), ("zero", lambda: t.nested_space((0,)))],
+    ),
+    *_cases("nested_space", "lr_range", [("inverted", lambda: t.nested_space(lr_range=(1, 0.1)))]),
+    *_cases("shared_lr_space", "hidden", [("a string", lambda: t.shared_lr_space("32"))]),
+    *_cases(
+        "shared_lr_space", "wd_range", [("from 0", lambda: t.shared_lr_space(wd_range=(0, 1)))]
+    ),
+    *_cases(
+        "nested_ift_job",
+        "config",
+        [
+            ("no inner_steps", lambda: t.nested_ift_job({"lr": 0.1}, t.Reporter())),
+            ("a list", lambda: t.nested_ift_job([0.1, 10], t.Reporter())),
+            ("lr = 0", lambda: t.nested_ift_job({"lr": 0, "inner_steps": 10}, t.Reporter())),
+        ],
+    ),
+    *_cases(
+        "nested_ift_job",
+        "init_wd",
+        [("negative", lambda: t.nested_ift_job({"lr": 0.1, "inner_steps": 10}, None, init_wd=-1))],
+    ),
+    *_cases("shared_lr_job", "config", [("no lr", lambda: t.shared_lr_job({}, t.Reporter()))]),
+    *_cases(
+        "nested_ift_spec",
+        "inner_steps",
+        [("3 does not divide 50", lambda: t.nested_ift_spec(_DIR, inner_steps=(3, 10)))],
+    ),
+    *_cases("nested_ift_spec", "scale", [("huge", lambda: t.nested_ift_spec(_DIR, scale="huge"))]),
+    *_cases(
+        "nested_ift_spec", "proposer", [("ift", lambda: t.nested_ift_spec(_DIR, proposer="ift"))]
+    ),
+    *_cases("nested_ift_spec", "init_wd", [("zero", lambda: t.nested_ift_spec(_DIR, init_wd=0))]),
+    *_cases("shared_lr_spec", "seed", [("negative", lambda: t.shared_lr_spec(_DIR, seed=-1))]),
+    *_cases(
+        "shared_lr_spec",
+        "lr_range",
+        [("one number", lambda: t.shared_lr_spec(_DIR, lr_range=0.1))],
+    ),
+    *_cases("run_to_budget", "spec", [("a dict", lambda: t.run_to_budget({}, 10))]),
+    *_cases(
+        "run_to_budget",
+        "spec",
+        [
+            (
+                "n_parallel=2",
+                lambda: t.run_to_budget(
+                    t.shared_lr_spec(_DIR, scale="tiny", n_parallel=2, study_name="bad-par"), 10
+                ),
+            )
+        ],
+    ),
+    *_cases("run_to_budget", "max_steps", [("zero", lambda: t.run_to_budget(_NESTED_SPEC, 0))]),
+    *_cases(
+        "run_to_budget",
+        "progress",
+        [("a string", lambda: t.run_to_budget(_NESTED_SPEC, 10, progress="no"))],
+    ),
+    *_cases(
+        "best_within_budget",
+        "records",
+        [("a dict", lambda: t.best_within_budget({"state": "COMPLETE"}, 10))],
+    ),
+    *_cases(
+        "best_within_budget",
+        "max_steps",
+        [("NaN", lambda: t.best_within_budget(_REC, float("nan")))],
+    ),
+    *_cases("steps_spent", "records", [("a string", lambda: t.steps_spent("trials"))]),
+]

@@ -160,6 +160,7 @@ def _metrics(nested, black, seeds=(0, 1, 2)):
                 "best_test_accuracy": 0.9,
                 "best_params": {"lr": 0.01, "inner_steps": 10} if m == "nested" else {},
                 "trials_in_budget": 3,
+                "best_end_steps": 600.0,
             }
             for i, s in enumerate(seeds)
         }
