@@ -73,17 +73,19 @@ class Config:
     lc_mu_init: float = 1e-3
     lc_mu_growth: float = 1.5
     min_duration_ms: int = 600
+    min_query_count: int = 0  # 0: LoadGen's mlperf.conf value (SingleStream: 1024 queries)
     buckets: tuple[int, ...] = (1, 512)
 
     SCALES: ClassVar[dict] = {
-        "tiny": {"train_steps": 20, "lc_steps": 20, "lc_l_steps": 5, "min_duration_ms": 100},
+        "tiny": {"train_steps": 20, "lc_steps": 20, "lc_l_steps": 5, "min_duration_ms": 100,
+                 "min_query_count": 64},
         "full": {"train_steps": 2000, "lc_steps": 3000, "lc_l_steps": 50, "lc_mu_growth": 1.2,
                  "min_duration_ms": 600_000},
     }  # fmt: skip
 
     def __post_init__(self):
         require_at_least(self, 1, "train_steps", "lc_steps", "lc_l_steps", "min_duration_ms")
-        require_at_least(self, 0, "seed")
+        require_at_least(self, 0, "seed", "min_query_count")
         if not 0 < self.density <= 1:
             raise ValueError(f"density must lie in (0, 1]; got {self.density}")
         if self.matmul not in INT8_MATMULS:
@@ -113,6 +115,8 @@ def run(config: Config, workdir: Path) -> dict:
         seed=config.seed,
     )
     common = {"min_duration_ms": config.min_duration_ms, "buckets": config.buckets}
+    if config.min_query_count:
+        common["overrides"] = {"min_query_count": config.min_query_count}
     models = {}
     for m in (dense, small):
         runs = {
@@ -127,7 +131,8 @@ def run(config: Config, workdir: Path) -> dict:
             "accuracy": acc["accuracy"] | {"completion": acc["completion"]},
             "outside_loadgen": score_outside_loadgen(m),
         }
-    metrics = {"dense": dense.name, "compressed": small.name, "models": models}
+    metrics = {"dense": dense.name, "compressed": small.name, "matmul": config.matmul}
+    metrics["models"] = models
     metrics["table"] = table(metrics)
     write_text_atomic(workdir / "compress_mlperf_table.md", metrics["table"])
     plot(metrics, workdir / "compress_mlperf.png")
@@ -190,6 +195,11 @@ def plot(metrics: dict, path: Path) -> None:
     ax.set_xticks(x, labels, fontsize=8)
     ax.set(ylim=(min(acc + out) - 0.05, 1.0), ylabel="test accuracy", title="Accuracy")
     ax.legend(fontsize=8, loc="lower left")
+    fig.suptitle(
+        f"{names[0]}: {ms[0]['weight_bytes']} B of weights; {names[1]}: {ms[1]['weight_bytes']} B "
+        f"(int8 kernels executed {metrics['matmul']})",
+        fontsize=10,
+    )
     save_figure(fig, path)
 
 

@@ -190,7 +190,8 @@ def test_config_rejects_bad_values():
 
 
 def test_smoke_run(tmp_path):
-    m = run(Config(scale="tiny", train_steps=20, lc_steps=10, min_duration_ms=100), tmp_path)
+    cfg = Config(scale="tiny", train_steps=20, lc_steps=10, min_duration_ms=100, min_query_count=64)
+    m = run(cfg, tmp_path)
     assert (tmp_path / "compress_mlperf.png").is_file()
     assert (tmp_path / "compress_mlperf_table.md").read_text().count("\n") == 4
     assert json.loads((tmp_path / "metrics.json").read_text())["scale"] == "tiny"
