@@ -17,6 +17,8 @@ NeurIPS 2017) and gyrovector operations (Ganea et al., NeurIPS 2018).
   :func:`compare_methods`: every column of the matching figures on one pair of sets.
 * :func:`precision_at_k`, :func:`match_by_lemmas`, ...: evaluation and ground truth.
 * :func:`synthetic_hierarchy`, :func:`wordnet_hierarchy`, ...: hierarchy sources.
+* :func:`selection_cost`, :func:`align_setting`, :func:`hot_selection_job`: label-free tuning of
+  hyperbolic OT with :mod:`jaxml.tune`.
 """
 
 from jaxml.hyperbolic import poincare
@@ -83,6 +85,16 @@ from jaxml.hyperbolic.registration import (
     register_from_plan,
 )
 from jaxml.hyperbolic.rsgd import RiemannianSGDState, riemannian_sgd
+from jaxml.hyperbolic.selection import (
+    DEFAULT_SETTING,
+    SelectionResult,
+    align_setting,
+    hot_selection_job,
+    load_validation_pairs,
+    proxy_correlation,
+    save_validation_pairs,
+    selection_cost,
+)
 
 __all__ = [
     "COLUMNS",
@@ -143,4 +155,13 @@ __all__ = [
     "tree_orbit_sizes",
     "true_match_from_permutation",
     "wordnet_hierarchy",
+    # selection (label-free HOT tuning, issue 19)
+    "DEFAULT_SETTING",
+    "SelectionResult",
+    "align_setting",
+    "hot_selection_job",
+    "load_validation_pairs",
+    "proxy_correlation",
+    "save_validation_pairs",
+    "selection_cost",
 ]

@@ -680,6 +680,62 @@ CASES = [
             )
         ],
     ),
+    # ---- selection (label-free HOT tuning, issue 19): all raise before any alignment runs.
+    *_cases("selection_cost", "mapped_x", [("NaN", lambda: h.selection_cost(_nan_x, _y))]),
+    *_cases("selection_cost", "mapped_x", [("other d", lambda: h.selection_cost(_x, _PTS[:, :1]))]),
+    *_cases("selection_cost", "epsilon", [("0", lambda: h.selection_cost(_x, _y, epsilon=0.0))]),
+    *_cases("align_setting", "x", [("outside", lambda: h.align_setting(_out, _y, _key))]),
+    *_cases("align_setting", "key", [("int", lambda: h.align_setting(_x, _y, 0))]),
+    *_cases(
+        "align_setting",
+        "num_restarts",
+        [("above max_restarts", lambda: h.align_setting(_x, _y, _key, num_restarts=9))],
+    ),
+    *_cases(
+        "align_setting",
+        "registration",
+        [("unknown", lambda: h.align_setting(_x, _y, _key, registration="deep"))],
+    ),
+    *_cases(
+        "align_setting", "epsilon", [("< 0", lambda: h.align_setting(_x, _y, _key, epsilon=-1.0))]
+    ),
+    *_cases("align_setting", "hidden", [("< d", lambda: h.align_setting(_x, _y, _key, hidden=1))]),
+    *_cases(
+        "hot_selection_job",
+        "config",
+        [("list", lambda: h.hot_selection_job([], None, validation="v"))],
+    ),
+    *_cases(
+        "hot_selection_job",
+        "validation",
+        [("int", lambda: h.hot_selection_job({}, None, validation=3))],
+    ),
+    *bad_calls(
+        F + "hot_selection_job",
+        "path",
+        [("missing file", lambda: h.hot_selection_job({}, None, validation="/nonexistent.npz"))],
+        errors=(FileNotFoundError,),
+    ),
+    *_cases(
+        "save_validation_pairs",
+        "xs",
+        [("lengths differ", lambda: h.save_validation_pairs("/tmp/v.npz", [_x], [], []))],
+    ),
+    *_cases(
+        "save_validation_pairs",
+        "true_matches[0]",
+        [("wrong shape", lambda: h.save_validation_pairs("/tmp/v.npz", [_x], [_y], [[0, 1]]))],
+    ),
+    *bad_calls(
+        F + "load_validation_pairs",
+        "path",
+        [("missing", lambda: h.load_validation_pairs("/nonexistent.npz"))],
+        errors=(FileNotFoundError,),
+    ),
+    *_cases(
+        "proxy_correlation", "costs", [("lengths differ", lambda: h.proxy_correlation([1, 2], [1]))]
+    ),
+    *_cases("proxy_correlation", "costs", [("NaN", lambda: h.proxy_correlation([1, NAN], [1, 2]))]),
 ]
 
 EXEMPT = {
@@ -695,4 +751,5 @@ EXEMPT = {
     F + "DeepMap": "a NamedTuple container built by align; apply_map checks what it is applied to",
     F + "RiemannianAdamState": "the optimizer's state NamedTuple, built by init",
     F + "OrbitBounds": "an output NamedTuple, built by hierarchy_orbit_sizes",
+    F + "SelectionResult": "an output NamedTuple, built by align_setting",
 }
