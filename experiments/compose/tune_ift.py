@@ -30,7 +30,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from experiments.harness import Summary, experiment_main, judge, write_outputs
+from experiments.harness import Summary, cache_key, experiment_main, judge, write_outputs
 from experiments.harness.config import require_at_least
 from experiments.harness.plotting import plt, save_figure
 from jaxml.tune import best_so_far, open_study, trial_records
@@ -91,6 +91,10 @@ class Config:
 
 
 def _specs(config: Config, workdir: Path, storage: str, seed: int) -> dict:
+    # Studies are named by everything they depend on: a rerun with the same settings resumes
+    # (or reuses) its studies from tune.db, a changed setting starts new ones.
+    fields = dataclasses.asdict(config)
+    key = cache_key(**{k: v for k, v in fields.items() if k not in ("scale", "seeds")})[:8]
     common = dict(
         scale=config.job_scale,
         seed=seed,
@@ -104,10 +108,12 @@ def _specs(config: Config, workdir: Path, storage: str, seed: int) -> dict:
             str(workdir),
             inner_steps=config.inner_steps,
             init_wd=config.init_wd,
-            study_name=f"nested-seed{seed}",
+            study_name=f"nested-seed{seed}-{key}",
             **common,
         ),
-        "black_box": shared_lr_spec(str(workdir), study_name=f"black_box-seed{seed}", **common),
+        "black_box": shared_lr_spec(
+            str(workdir), study_name=f"black_box-seed{seed}-{key}", **common
+        ),
     }
 
 

@@ -53,6 +53,12 @@ def test_tiny_run_spends_the_same_step_budget_in_both_studies(tiny):
     assert not summarize(metrics).matches  # one seed: never a verdict at tiny
 
 
+def test_a_rerun_reuses_the_studies_in_its_database(tiny):
+    workdir, metrics = tiny
+    again = run(make_config(Config, "tiny"), workdir)  # no new trial: the budget is spent
+    assert again["per_method"] == metrics["per_method"]
+
+
 def test_nested_jobs_are_the_digits_jobs_with_shared_values(tiny):
     # Same compiled programs as the tiny run (module fixture first); exact equality expected.
     names = ("dense_0", "head")
