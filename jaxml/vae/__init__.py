@@ -20,6 +20,7 @@ from jaxml.vae.hessian import (
     hessian_eigenvalues,
     ppca_decoder_hessian,
 )
+from jaxml.vae.hyper import linear_vae_heldout, linear_vae_sigma2_loss
 from jaxml.vae.linear_vae import (
     LinearVAEParams,
     linear_vae_elbo,
@@ -96,4 +97,6 @@ __all__ = [
     "principal_angles_deg",
     "sample_covariance",
     "sweep_collapse_records",
+    "linear_vae_heldout",
+    "linear_vae_sigma2_loss",
 ]
