@@ -83,7 +83,7 @@ class Config:
     hypersteps: int = 80
     warmup_hypersteps: int = 4  # hyper runs: inner steps only (h held) for the first ones
     learning_rate: float = 1e-2
-    outer_learning_rate: float = 0.1  # Adam on log sigma^2, per hyperstep
+    outer_lr: float = 0.1  # Adam on log sigma^2, per hyperstep (learned: outer_lr / T per step)
     cg_iterations: int = 10
     init_sigma2: tuple[float, ...] = (0.001, 0.1, 1.0)
     # the fixed grid of experiments.linear_vae.collapse_vs_sigma: 0.001, 0.00215, ..., 1.0
@@ -95,7 +95,7 @@ class Config:
 
     SCALES: ClassVar[dict] = {
         "full": dict(seeds=(0, 1, 2, 3, 4), hypersteps=300, inner_steps=50, cg_iterations=20)
-        | dict(warmup_hypersteps=4, outer_learning_rate=0.05, eval_every=20),
+        | dict(warmup_hypersteps=4, outer_lr=0.05, eval_every=20),
         "tiny": dict(seeds=(0,), latent_dim=4, batch_size=32, inner_steps=3, hypersteps=4)
         | dict(warmup_hypersteps=1, cg_iterations=3, init_sigma2=(0.01, 1.0))
         | dict(sigma2_grid=(0.01, 0.3), eval_every=2, checkpoint_every=4),
@@ -111,7 +111,7 @@ class Config:
             ("init_sigma2", not self.init_sigma2 or min(self.init_sigma2) <= 0),
             ("warmup_hypersteps", not 0 <= self.warmup_hypersteps < self.hypersteps),
             ("learning_rate", not self.learning_rate > 0),
-            ("outer_learning_rate", not self.outer_learning_rate > 0),
+            ("outer_lr", not self.outer_lr > 0),
         ):
             if wrong:
                 raise ValueError(f"{name} is invalid (see Config): got {getattr(self, name)!r}")
@@ -144,14 +144,13 @@ def run(config: Config, workdir: Path) -> dict:
 
     inner = optax.adam(c.learning_rate)
     labels = LinearVAEParams("w", "w", "w", "w", "s")  # sigma^2 gets the spread hyper step
-    learned_opt = optax.multi_transform(
-        {"w": inner, "s": optax.adam(c.outer_learning_rate / T)}, labels
-    )
+    learned_opt = optax.multi_transform({"w": inner, "s": optax.adam(c.outer_lr / T)}, labels)
+    fixed_opt = optax.multi_transform({"w": inner, "s": optax.set_to_zero()}, labels)
     solver = bilevel(
         linear_vae_sigma2_loss,
         linear_vae_sigma2_loss,
         inner,
-        optax.adam(c.outer_learning_rate),
+        optax.adam(c.outer_lr),
         method="cg",
         num_terms=c.cg_iterations,
     )
@@ -161,7 +160,7 @@ def run(config: Config, workdir: Path) -> dict:
         return {
             "hyper": jax.vmap(solver.init)(p_h, p_h.log_sigma2),
             "learned": (p_l, jax.vmap(learned_opt.init)(p_l)),
-            "fixed": (p_f, jax.vmap(inner.init)(p_f)),
+            "fixed": (p_f, jax.vmap(fixed_opt.init)(p_f)),
         }
 
     state0 = jax.jit(make_state0)()
@@ -173,14 +172,12 @@ def run(config: Config, workdir: Path) -> dict:
         idx = jax.vmap(lambda key: jax.vmap(lambda t: sampler(key, t))(ts))(batch_keys)
         return jax.vmap(lambda x, i: x[i])(x_train, idx)
 
-    def scan_fixed_h(p, o, h, b):
-        res = optax_scan(lambda q, x: linear_vae_sigma2_loss(q, h, x), inner, p, o, batches=(b,))
-        return res.params, res.opt_state, res.losses[-1]
+    def elbo_steps(opt):  # T steps of -ELBO with sigma^2 learned / held by `opt`, vmapped
+        def scan(p, o, b):
+            res = optax_scan(lambda q, x: -linear_vae_elbo(q, x), opt, p, o, batches=(b,))
+            return res.params, res.opt_state, res.losses[-1]
 
-    def scan_learned(p, o, b):
-        loss = lambda q, x: -linear_vae_elbo(q, x)  # noqa: E731
-        res = optax_scan(loss, learned_opt, p, o, batches=(b,))
-        return res.params, res.opt_state, res.losses[-1]
+        return jax.vmap(scan)
 
     def step(state, i):
         xb, hs = batches(i), state["hyper"]
@@ -192,9 +189,8 @@ def run(config: Config, workdir: Path) -> dict:
         hs = new_hs._replace(
             hparams=held.hparams, outer_opt_state=held.outer_opt_state, num_skipped=held.num_skipped
         )
-        learned = jax.vmap(scan_learned)(*state["learned"], xb[seed_of["learned"]])
-        p_f, o_f = state["fixed"]
-        fixed = jax.vmap(scan_fixed_h)(p_f, o_f, p_f.log_sigma2, xb[seed_of["fixed"]])
+        learned = elbo_steps(learned_opt)(*state["learned"], xb[seed_of["learned"]])
+        fixed = elbo_steps(fixed_opt)(*state["fixed"], xb[seed_of["fixed"]])
         logs = {"loss_learned": jnp.max(learned[2]), "loss_fixed": jnp.max(fixed[2])}
         return {"hyper": hs, "learned": learned[:2], "fixed": fixed[:2]}, logs
 
@@ -287,82 +283,36 @@ def _mean_by(rows, key, value):
 
 
 def plot(config: Config, m: dict, path: Path) -> None:
-    """(a) collapsed fraction and (b) test log-lik vs sigma^2; (c) sigma^2 during training."""
-    runs, k = m["runs"], config.latent_dim
+    """(a) collapsed fraction and (b) test log-lik vs final sigma^2; (c) sigma^2 in training."""
+    runs, k, grid = m["runs"], config.latent_dim, m["sigma2_grid"]
     fig, (ax, ax_ll, ax_s) = plt.subplots(1, 3, figsize=(16, 4.8))
-    grid = m["sigma2_grid"]
-    coll, ll = (
-        _mean_by(runs["fixed"], "init_sigma2", "collapsed_fraction"),
-        _mean_by(runs["fixed"], "init_sigma2", "test_log_likelihood"),
-    )
     top = np.sort(np.asarray(m["eigenvalues_seed0"])[:k])
     lo, hi = min(grid + m["init_sigma2"]) / 2, max(grid + m["init_sigma2"]) * 2
-    ax.step(
-        np.r_[lo, top, hi],
-        np.r_[0, np.arange(1, k + 1) / k, 1],
-        where="post",
-        color="gray",
-        label="linear prediction (seed 0)",
-    )
-    ax.plot(
-        grid, list(coll.values()), "o-", color="C0", label="fixed $\\sigma^2$ (mean over seeds)"
-    )
-    ax_ll.plot(grid, list(ll.values()), "o-", color="C0", label="fixed $\\sigma^2$")
-    for method, mk, color in (("learned", "s", "C1"), ("hyper", "*", "C3")):
-        for r in runs[method]:
-            lab = (
-                None
-                if r is not runs[method][0]
-                else ("hypergradient" if method == "hyper" else "learned $\\sigma^2$")
-            )
-            ax.plot(
-                r["final_sigma2"],
-                r["collapsed_fraction"],
-                mk,
-                color=color,
-                ms=10,
-                mfc="none" if method == "learned" else color,
-                label=lab,
-            )
-            ax_ll.plot(
-                r["final_sigma2"],
-                r["test_log_likelihood"],
-                mk,
-                color=color,
-                ms=10,
-                mfc="none" if method == "learned" else color,
-                label=lab,
-            )
+    steps_y = np.r_[0, np.arange(1, k + 1) / k, 1]
+    ax.step(np.r_[lo, top, hi], steps_y, where="post", color="gray", label="linear (seed 0)")
+    for a, key in ((ax, "collapsed_fraction"), (ax_ll, "test_log_likelihood")):
+        fixed = _mean_by(runs["fixed"], "init_sigma2", key)
+        a.plot(grid, list(fixed.values()), "o-", color="C0", label="fixed $\\sigma^2$ (mean)")
+        for method, mk, color, name in (
+            ("learned", "s", "C1", "learned $\\sigma^2$"),
+            ("hyper", "*", "C3", "hypergradient"),
+        ):
+            xs, ys = [r["final_sigma2"] for r in runs[method]], [r[key] for r in runs[method]]
+            a.plot(xs, ys, mk, color=color, ms=10, mfc="none", ls="", label=name)
+    steps = [h["step"] for h in m["history"]]
     for j, s0 in enumerate(m["init_sigma2"]):
-        steps = [h["step"] for h in m["history"]]
         for method, ls in (("hyper", "-"), ("learned", "--")):
             idx = [i for i, r in enumerate(runs[method]) if r["init_sigma2"] == s0]
-            ys = np.array([[h[f"{method}_sigma2"][i] for i in idx] for h in m["history"]]).mean(
-                axis=1
-            )
+            ys = np.mean([[h[f"{method}_sigma2"][i] for i in idx] for h in m["history"]], axis=1)
             ax_s.plot(steps, ys, ls, color=f"C{j + 4}", label=f"{method}, init {s0:g}")
-    ax.set(
-        xscale="log",
-        xlim=(lo, hi),
-        ylim=(-0.05, 1.05),
-        xlabel="$\\sigma^2$ (final)",
-        ylabel="collapsed fraction (test)",
-    )
-    ax.set_title(f"digits linear VAE, k={k}: collapse")
-    ax_ll.set(
-        xscale="log",
-        xlim=(lo, hi),
-        yscale="symlog",
-        xlabel="$\\sigma^2$ (final)",
-        ylabel="test log p(x), nats / example",
-    )
+    ax.set(xscale="log", xlim=(lo, hi), ylim=(-0.05, 1.05), ylabel="collapsed fraction (test)")
+    ax_ll.set(xscale="log", xlim=(lo, hi), yscale="symlog", ylabel="test log p(x), nats/example")
+    for a in (ax, ax_ll):
+        a.set_xlabel("$\\sigma^2$ (final)")
+    ax.set_title(f"digits linear VAE, k={k}: posterior collapse")
     ax_ll.set_title("exact pPCA log-likelihood of the decoder")
-    ax_s.set(
-        yscale="log",
-        xlabel=f"hyperstep ({config.inner_steps} inner steps each)",
-        ylabel="$\\sigma^2$ (mean over seeds)",
-    )
-    ax_s.set_title("hypergradient (solid) vs learned (dashed)")
+    ax_s.set(yscale="log", xlabel=f"hyperstep ({config.inner_steps} inner steps each)")
+    ax_s.set(ylabel="$\\sigma^2$ (mean over seeds)", title="hypergradient (-) vs learned (--)")
     for a in (ax, ax_ll, ax_s):
         a.legend(fontsize=7)
     save_figure(fig, path)
@@ -373,40 +323,26 @@ def summarize(metrics: dict) -> Summary:
     t = list(THRESHOLDS.values())
     runs, seeds = metrics["runs"], metrics["seeds"]
     pair = {(r["seed"], r["init_sigma2"]): r for r in runs["learned"]}
-    numbers, failures = {}, []
-    if len(seeds) < t[0]:
-        failures.append(f"{len(seeds)} seeds < {t[0]}")
-    worse = [
-        f"seed {h['seed']} init {h['init_sigma2']:g}: {h['collapsed_fraction']:.3f} > "
-        f"{pair[(h['seed'], h['init_sigma2'])]['collapsed_fraction']:.3f}"
+    numbers, failures = {}, [f"{len(seeds)} seeds < {t[0]}"] if len(seeds) < t[0] else []
+    worse = [  # (1) per seed and init: hypergradient collapsed fraction <= learned + t[1]
+        f"seed {h['seed']} init {h['init_sigma2']:g}: {h['collapsed_fraction']:.3f} > {c:.3f}"
         for h in runs["hyper"]
-        if h["collapsed_fraction"] - pair[(h["seed"], h["init_sigma2"])]["collapsed_fraction"]
+        if h["collapsed_fraction"]
+        - (c := pair[(h["seed"], h["init_sigma2"])]["collapsed_fraction"])
         > t[1]
     ]
     if worse:
-        failures.append(
-            "hypergradient collapses more than learned sigma^2 (" + ", ".join(worse) + ")"
-        )
-    for s0 in metrics["init_sigma2"]:
+        failures.append("hypergradient collapses more than learned sigma^2: " + ", ".join(worse))
+    mean = lambda rows, key: float(np.mean([r[key] for r in rows]))  # noqa: E731
+    for s0 in metrics["init_sigma2"]:  # (2) per init: mean paired test log-lik difference
         hs = [r for r in runs["hyper"] if r["init_sigma2"] == s0]
         ls = [pair[(r["seed"], s0)] for r in hs]
-        diff = float(
-            np.mean(
-                [
-                    h["test_log_likelihood"] - lr["test_log_likelihood"]
-                    for h, lr in zip(hs, ls, strict=True)
-                ]
-            )
-        )
-        fmt = lambda rows, key: f"{np.mean([r[key] for r in rows]):.4g}"  # noqa: E731
-        numbers[f"init sigma2={s0:g}: hyper / learned final sigma2"] = (
-            f"{fmt(hs, 'final_sigma2')} / {fmt(ls, 'final_sigma2')}"
-        )
-        numbers[f"init sigma2={s0:g}: hyper / learned collapsed"] = (
-            f"{fmt(hs, 'collapsed_fraction')} / {fmt(ls, 'collapsed_fraction')}"
-        )
-        numbers[f"init sigma2={s0:g}: hyper / learned test log-lik"] = (
-            f"{fmt(hs, 'test_log_likelihood')} / {fmt(ls, 'test_log_likelihood')} (diff {diff:+.3f})"
+        diff = mean(hs, "test_log_likelihood") - mean(ls, "test_log_likelihood")
+        numbers[f"init sigma2={s0:g}: hyper / learned"] = (
+            f"sigma2 {mean(hs, 'final_sigma2'):.4g} / {mean(ls, 'final_sigma2'):.4g}, collapsed "
+            f"{mean(hs, 'collapsed_fraction'):.3f} / {mean(ls, 'collapsed_fraction'):.3f}, test "
+            f"log-lik {mean(hs, 'test_log_likelihood'):.3f} / {mean(ls, 'test_log_likelihood'):.3f}"
+            f" (diff {diff:+.3f})"
         )
         if diff < t[2]:
             failures.append(f"init {s0:g}: mean test log-lik diff {diff:+.3f} < {t[2]}")

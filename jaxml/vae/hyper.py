@@ -54,6 +54,7 @@ def linear_vae_sigma2_loss(
     Returns:
         Scalar ``-(1/n) sum_i ELBO(x_i)`` in nats per example.
     """
+    _check_params(params)
     _check_log_sigma2(log_sigma2)
     p = params._replace(log_sigma2=jnp.asarray(log_sigma2, jnp.result_type(params.mu)))
     return -linear_vae_elbo(p, x)

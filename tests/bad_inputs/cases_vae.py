@@ -791,6 +791,53 @@ CASES = [
             )
         ],
     ),
+    # --- jaxml.vae.hyper (issue 19, composition ift_vae) -------------------------------------
+    *_cases(
+        "linear_vae_sigma2_loss",
+        "log_sigma2",
+        [
+            ("[2] log_sigma2", lambda: vae.linear_vae_sigma2_loss(_P, np.zeros(2), _X)),
+            ("NaN log_sigma2", lambda: vae.linear_vae_sigma2_loss(_P, np.float32(np.nan), _X)),
+            ("a string", lambda: vae.linear_vae_sigma2_loss(_P, "1", _X)),
+        ],
+    ),
+    *_cases(
+        "linear_vae_sigma2_loss",
+        "params",
+        [("a tuple", lambda: vae.linear_vae_sigma2_loss(tuple(_P), 0.0, _X))],
+    ),
+    *_cases(
+        "linear_vae_sigma2_loss",
+        "x",
+        [
+            ("1-D x", lambda: vae.linear_vae_sigma2_loss(_P, 0.0, _X[0])),
+            ("d=4 for d=5 params", lambda: vae.linear_vae_sigma2_loss(_P, 0.0, _X[:, :4])),
+            ("NaN in x", lambda: vae.linear_vae_sigma2_loss(_P, 0.0, _nan(_X))),
+        ],
+    ),
+    *_cases(
+        "linear_vae_heldout",
+        "x",
+        [
+            ("inf in x", lambda: vae.linear_vae_heldout(_P, _inf(_X, 2))),
+            ("d=4 for d=5 params", lambda: vae.linear_vae_heldout(_P, _X[:, :4])),
+        ],
+    ),
+    *_cases(
+        "linear_vae_heldout",
+        "params",
+        [("None", lambda: vae.linear_vae_heldout(None, _X))],
+    ),
+    *_cases(
+        "linear_vae_heldout",
+        "eps",
+        [("eps = 0", lambda: vae.linear_vae_heldout(_P, _X, eps=0.0))],
+    ),
+    *_cases(
+        "linear_vae_heldout",
+        "delta",
+        [("delta = 1", lambda: vae.linear_vae_heldout(_P, _X, delta=1.0))],
+    ),
 ]
 
 EXEMPT = {
