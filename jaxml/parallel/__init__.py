@@ -28,6 +28,12 @@ from jaxml.parallel.drivers import (
     split_batch,
 )
 from jaxml.parallel.hlo import CollectiveDependence, collective_dependence
+from jaxml.parallel.hyper import (
+    data_parallel_hypergradient,
+    dc_bilevel,
+    dc_lambda_hypergradient,
+    traced_dc_s3gd,
+)
 from jaxml.parallel.step import make_data_parallel_step
 from jaxml.parallel.sweep import data_parallel_sweep, init_sweep_state, sweep_evaluator
 from jaxml.parallel.sync_sgd import mean_across, sync_sgd
@@ -71,4 +77,8 @@ __all__ = [
     "sync_sgd",
     "time_interleaved",
     "worker_env",
+    "data_parallel_hypergradient",
+    "dc_bilevel",
+    "dc_lambda_hypergradient",
+    "traced_dc_s3gd",
 ]

@@ -57,12 +57,7 @@ def _pmean(tree: PyTree, axis_name: Any) -> PyTree:
 
 
 def _check_lam(lam: Any) -> None:
-    if isinstance(lam, bool) or not hasattr(lam, "dtype") and not isinstance(lam, int | float):
-        raise TypeError(f"lam must be a real scalar (number or array); got {lam!r}")
-    if jnp.ndim(lam) != 0:
-        raise ValueError(f"lam must be a scalar; got shape {jnp.shape(lam)}")
-    if v.is_concrete(lam):
-        v.check_nonnegative(lam, "lam")
+    v.check_nonnegative(lam, "lam")  # a traced scalar passes (no value yet)
 
 
 def traced_dc_s3gd(
@@ -213,6 +208,12 @@ def dc_lambda_hypergradient(
     _check_losses(train_loss, val_loss)
     if not isinstance(train_batches, tuple | list) or not jax.tree.leaves(train_batches):
         raise TypeError("train_batches must be a non-empty tuple of arrays [K, b, ...]")
+    if not isinstance(val_args, tuple | list):
+        raise TypeError(f"val_args must be a tuple of arrays; got {type(val_args).__name__}")
+    v.check_scalar(log_lam, "log_lam")
+    check_learning_rate(learning_rate)
+    v.check_int(staleness, "staleness", minimum=1)
+    axis_name = check_axis_name(axis_name)
 
     def tail(ll):
         opt = traced_dc_s3gd(learning_rate, jnp.exp(ll), staleness, axis_name=axis_name)
@@ -273,7 +274,7 @@ def dc_bilevel(
         return hparams[lam_key]
 
     def init(params, hparams) -> BilevelState:
-        _check_lam(jnp.exp(lam_of(hparams)))
+        v.check_scalar(lam_of(hparams), f"hparams[{lam_key!r}]")
         opt = traced_dc_s3gd(learning_rate, 0.0, staleness, axis_name=axis_name)
         zero = jnp.zeros((), jnp.int32)
         return BilevelState(

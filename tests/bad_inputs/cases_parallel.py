@@ -605,3 +605,93 @@ EXEMPT = {
     F + "ProcessResult": "a NamedTuple result of LocalCluster.wait",
     F + "RatioInterval": "a NamedTuple result of ratio_interval",
 }
+
+# ---- jaxml.parallel.hyper (IFT x DC-S3GD, issue 19) ---------------------------------------------
+_HP = {"log_decay": jnp.zeros(()), "log_lam": jnp.zeros(())}
+
+
+def _hl(p, h, x, y):
+    return jnp.mean((x @ p["w"] + p["b"] - y) ** 2) + jnp.exp(h["log_decay"]) * p["b"] ** 2
+
+
+_XH, _YH = jnp.ones((2, 4, 3)), jnp.ones((2, 4))
+
+
+def _tdc(**kw):
+    return par.traced_dc_s3gd(**({"learning_rate": 0.1, "lam": 1.0, "staleness": 1} | kw))
+
+
+def _dph(**kw):
+    args = {"axis_name": None, "train_args": (_XH[0], _YH[0]), "val_args": (_XH[1], _YH[1])}
+    args |= {"train_loss": _hl, "val_loss": _hl, "params": _P, "hparams": _HP}
+    return par.data_parallel_hypergradient(**(args | kw))
+
+
+def _dlh(**kw):
+    state = par.traced_dc_s3gd(0.1, 1.0).init(_P)
+    args = {"train_loss": _hl, "val_loss": _hl, "params": _P, "opt_state": state}
+    args |= {"hparams": _HP, "log_lam": jnp.zeros(()), "train_batches": (_XH, _YH)}
+    args |= {"val_args": (_XH[0], _YH[0]), "learning_rate": 0.1}
+    return par.dc_lambda_hypergradient(**(args | kw))
+
+
+def _dcb(**kw):
+    args = {"train_loss": _hl, "val_loss": _hl, "outer_optimizer": optax.adam(0.1)}
+    return par.dc_bilevel(**(args | {"learning_rate": 0.1, "unroll_steps": 1} | kw))
+
+
+CASES += [
+    *_cases(
+        "traced_dc_s3gd",
+        "lam",
+        [
+            ("-1", lambda: _tdc(lam=-1.0)),
+            ("'1'", lambda: _tdc(lam="1")),
+            ("[2] array", lambda: _tdc(lam=jnp.ones(2))),
+        ],
+    ),
+    *_cases("traced_dc_s3gd", "staleness", [("0", lambda: _tdc(staleness=0))]),
+    *_cases(
+        "traced_dc_s3gd",
+        "learning_rate",
+        [
+            ("0", lambda: _tdc(learning_rate=0.0)),
+            ("schedule", lambda: _tdc(learning_rate=optax.constant_schedule(0.1))),
+        ],
+    ),
+    *_cases("data_parallel_hypergradient", "train_loss", [("None", lambda: _dph(train_loss=None))]),
+    *_cases("data_parallel_hypergradient", "num_terms", [("-1", lambda: _dph(num_terms=-1))]),
+    *_cases("data_parallel_hypergradient", "alpha", [("0", lambda: _dph(alpha=0.0))]),
+    *_cases("data_parallel_hypergradient", "train_args", [("a str", lambda: _dph(train_args="x"))]),
+    *_cases(
+        "data_parallel_hypergradient", "axis_name", [("a dict", lambda: _dph(axis_name={"d": 1}))]
+    ),
+    *_cases("dc_lambda_hypergradient", "train_batches", [("()", lambda: _dlh(train_batches=()))]),
+    *_cases(
+        "dc_lambda_hypergradient",
+        "log_lam",
+        [
+            ("[2] array", lambda: _dlh(log_lam=jnp.ones(2))),
+            ("NaN", lambda: _dlh(log_lam=float("nan"))),
+        ],
+    ),
+    *_cases("dc_lambda_hypergradient", "staleness", [("0", lambda: _dlh(staleness=0))]),
+    *_cases("dc_lambda_hypergradient", "val_args", [("an array", lambda: _dlh(val_args=_XH))]),
+    *_cases("dc_bilevel", "outer_optimizer", [("'adam'", lambda: _dcb(outer_optimizer="adam"))]),
+    *_cases("dc_bilevel", "unroll_steps", [("0", lambda: _dcb(unroll_steps=0))]),
+    *_cases("dc_bilevel", "learning_rate", [("-1", lambda: _dcb(learning_rate=-1.0))]),
+    *_cases("dc_bilevel", "lam_key", [("3", lambda: _dcb(lam_key=3))]),
+    *_cases("dc_bilevel", "hparams", [("no log_lam", lambda: _dcb().init(_P, {"log_decay": 0.0}))]),
+    *_cases(
+        "dc_bilevel",
+        "train_batches",
+        [
+            (
+                "T < unroll_steps",
+                lambda: (b := _dcb(unroll_steps=3)).update(
+                    b.init(_P, _HP), (_XH, _YH), (_XH[0], _YH[0])
+                ),
+            ),  # noqa: E501
+        ],
+    ),
+]
