@@ -70,6 +70,9 @@ def test_tiny_run_writes_everything_and_gives_no_verdict(tiny):
         for k in ("p_at_1", "p_at_10"):
             vals = metrics["wordnet"][name][k]
             assert len(vals) == 2 and all(0.0 <= v <= 1.0 for v in vals)
+    assert metrics["proxy"] is None  # 2 trials: too few to rank
+    dv = metrics["default_validation"]  # the job's own keys: comparable with the trials
+    assert set(dv) == {"selection_cost", "p_at_1", "p_at_10"} and dv["selection_cost"] > 0
     assert not summarize(metrics).matches  # 2 seeds, 2 trials: never a verdict at tiny
 
 
@@ -186,8 +189,11 @@ def _metrics(seeds=3, trials=6, tuned=0.05, default=0.02, spearman=0.7):
             "default": {"p_at_1": [default] * seeds, "p_at_10": [0.2] * seeds},
             "tuned": {"p_at_1": [tuned] * seeds, "p_at_10": [0.3] * seeds},
         },
-        "proxy_p_at_1": {"spearman": spearman, "kendall": spearman / 2, "n": trials},
-        "proxy_p_at_10": {"spearman": 0.1, "kendall": 0.0, "n": trials},
+        "proxy": {
+            "p_at_1": {"spearman": spearman, "kendall": spearman / 2, "n": trials},
+            "p_at_10": {"spearman": 0.1, "kendall": 0.0, "n": trials},
+        },
+        "proxy_by_registration": {"mlp": None},
     }
 
 
