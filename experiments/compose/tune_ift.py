@@ -64,7 +64,7 @@ class Config:
 
     scale: str = "quick"
     seeds: tuple[int, ...] = (0, 1, 2)
-    job_scale: str = "quick"
+    job_scale: str = "small"
     step_budget: int = 3000  # training steps per study (10 black-box trials at quick)
     inner_steps: tuple[int, ...] = (10, 25, 50)  # each a compiled program; divide eval_every
     init_wd: float = 1e-3  # every weight's decay when an IFT trial starts

@@ -51,7 +51,7 @@ class Config:
     scale: str = "quick"
     seeds: tuple[int, ...] = (0, 1, 2)
     n_trials: int = 8
-    job_scale: str = "quick"
+    job_scale: str = "small"
 
     SCALES: ClassVar[dict] = {
         "tiny": {"seeds": (0,), "n_trials": 2, "job_scale": "tiny"},
