@@ -26,6 +26,7 @@ from experiments.harness import Summary, experiment_main, judge, write_outputs
 from experiments.harness.config import require_at_least
 from experiments.harness.plotting import plt, save_figure
 from jaxml.bench import (
+    DEFAULT_BUCKETS,
     SCENARIOS,
     brief_summary,
     build_model,
@@ -65,7 +66,7 @@ class Config:
     # Server runs issue at least this many queries, so that LoadGen's early-stopping test
     # (hundreds of queries under the bound) can pass at low target QPS in a short run.
     server_min_queries: int = 500
-    buckets: tuple[int, ...] = (1, 8, 32, 128)
+    buckets: tuple[int, ...] = DEFAULT_BUCKETS
 
     SCALES: ClassVar[dict] = {
         "tiny": {
