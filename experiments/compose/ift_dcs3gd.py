@@ -96,8 +96,8 @@ class Config:
     SCALES: ClassVar[dict] = {
         "full": {"hidden": (128,), "global_batch": 256, "hypersteps": 200, "inner_steps": 20}
         | {"unroll_steps": 10, "lambda_grid": (0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0)},
-        "tiny": {"hidden": (8,), "hypersteps": 2, "inner_steps": 3, "unroll_steps": 2}
-        | {"num_terms": 2, "lambda_grid": (1.0, 10.0), "checkpoint_every": 1},
+        "tiny": {"hidden": (8,), "hypersteps": 2, "inner_steps": 2, "unroll_steps": 2}
+        | {"num_terms": 2, "lambda_grid": (1.0, 10.0), "checkpoint_every": 2},
     }
 
     def __post_init__(self):

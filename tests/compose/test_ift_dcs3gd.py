@@ -2,8 +2,11 @@
 verdict rule on crafted metrics, and its tiny run on 8 simulated devices (the one subprocess).
 
 In process, K workers are simulated with ``jax.vmap(..., axis_name=...)`` (same collectives as
-shard_map); the subprocess runs the figure under ``shard_map`` on 8 CPU devices, which compares
-the 8-device hypergradient with the 1-device one in float32 (``metrics["dp_check"]``).
+shard_map); the subprocess runs the figure under ``shard_map`` on 8 CPU devices: it compares one
+whole ``dc_bilevel`` update's hypergradient (weight decays by the all-reduced IFT, log lambda by
+forward mode through 8-device DC-S3GD) with the 1-device update on the same global batch in
+float32 (``metrics["dp_check"]``), and its grid runs check that ``tune_lambda=False`` freezes
+lambda.
 """
 
 import copy
@@ -17,7 +20,6 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 from experiments.compose.ift_dcs3gd import summarize
@@ -28,7 +30,6 @@ from jaxml.models import MLP, cross_entropy
 from jaxml.parallel import dc_s3gd, host_device_flags
 from jaxml.parallel.hyper import (
     data_parallel_hypergradient,
-    dc_bilevel,
     dc_lambda_hypergradient,
     traced_dc_s3gd,
 )
@@ -139,33 +140,6 @@ def test_lambda_hypergradient_matches_finite_differences_of_dc_s3gd(x64):
     np.testing.assert_allclose(float(val), val_after(20.0), rtol=1e-12)
 
 
-def test_bilevel_update_on_workers_equals_one_device(x64):
-    params, hp, (x, y), (xv, yv) = _problem(np.float64)
-    kw = {"learning_rate": LR, "staleness": TAU, "unroll_steps": 2, "num_terms": 3}
-    outer = optax.adam(0.1)
-    one = dc_bilevel(_train_loss, _val_loss, outer, **kw)
-    dp = dc_bilevel(_train_loss, _val_loss, outer, axis_name="d", **kw)
-    update = jax.jit(one.update)  # the flag is traced: one program for True and False
-    s1, info1 = update(one.init(params, hp), (x, y), (xv, yv), True)
-
-    @jax.jit
-    @functools.partial(jax.vmap, axis_name="d")
-    def workers(a, b, c, d):
-        return dp.update(dp.init(params, hp), (a, b), (c, d))
-
-    sk, infok = workers(_shards(x, 1), _shards(y, 1), _shards(xv), _shards(yv))
-    hg1 = _flat(info1["hypergrad"])
-    assert abs(float(info1["hypergrad"]["log_lam"])) > 1e-8 and np.linalg.norm(hg1) > 1e-4
-    for k in range(K):
-        np.testing.assert_allclose(_flat(_row(infok["hypergrad"], k)), hg1, rtol=1e-9, atol=1e-13)
-        np.testing.assert_allclose(_flat(_row(sk.params, k)), _flat(s1.params), rtol=1e-10)
-    assert float(s1.hparams["log_lam"]) != float(hp["log_lam"]) and int(s1.num_skipped) == 0
-    frozen, info = update(one.init(params, hp), (x, y), (xv, yv), False)
-    assert float(frozen.hparams["log_lam"]) == float(hp["log_lam"])
-    assert float(info["hypergrad"]["log_lam"]) == 0.0
-    np.testing.assert_allclose(_flat(frozen.params), _flat(s1.params), rtol=1e-12)
-
-
 # ---- the verdict rule on crafted metrics --------------------------------------------------------
 
 
@@ -234,6 +208,7 @@ def test_tiny_figure_on_8_devices(tmp_path):
     hist = metrics["tuned"]["history"]
     assert [r["step"] for r in hist] == [0, 1, 2]
     assert hist[-1]["lambda"] != hist[0]["lambda"]  # lambda was tuned
+    assert all(math.isfinite(r["val_loss"]) and r["skipped"] == 0 for r in hist)
     assert set(metrics["grid"]) == {"1", "10"}
     for g, run in metrics["grid"].items():
         assert all(r["lambda"] == pytest.approx(float(g), rel=1e-6) for r in run["history"])
