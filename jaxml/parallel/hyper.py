@@ -78,6 +78,11 @@ def traced_dc_s3gd(
 
     Returns:
         An ``optax.GradientTransformation`` with state :class:`DCS3GDState` ([tau, P] buffers).
+
+    Raises:
+        ValueError: ``learning_rate <= 0``, a concrete ``lam < 0`` / NaN / not 0-d,
+            ``staleness < 1``. TypeError: a schedule as ``learning_rate``, a non-number ``lam``,
+            a bad ``axis_name``.
     """
     check_learning_rate(learning_rate)
     if callable(learning_rate):
@@ -145,6 +150,10 @@ def data_parallel_hypergradient(
     Returns:
         ``(hypergradient like hparams, {"val_loss", "diverged"})``; ``val_loss`` is the mean
         over devices; ``diverged`` flags a growing Neumann series or a non-finite result.
+
+    Raises:
+        TypeError: a non-callable loss, ``train_args``/``val_args`` not a tuple, a bad
+            ``axis_name``. ValueError: ``num_terms < 0``, ``alpha <= 0``.
     """
     _check_losses(train_loss, val_loss)
     axis_name = check_axis_name(axis_name)
@@ -203,7 +212,13 @@ def dc_lambda_hypergradient(
         learning_rate, staleness, axis_name: of the DC rule.
 
     Returns:
-        ``(d_log_lam, val_loss, params_K, opt_state_K, train_losses [K])``.
+        ``(d_log_lam, val_loss, params_K, opt_state_K, train_losses [K])``: the derivative and
+        the mean validation loss are device-invariant scalars.
+
+    Raises:
+        TypeError: a non-callable loss, empty or non-tuple ``train_batches``, non-tuple
+            ``val_args``. ValueError: a non-scalar or NaN ``log_lam``, a bad ``learning_rate``
+            or ``staleness``.
     """
     _check_losses(train_loss, val_loss)
     if not isinstance(train_batches, tuple | list) or not jax.tree.leaves(train_batches):
@@ -255,9 +270,26 @@ def dc_bilevel(
     ``update(..., tune_lambda=False)`` zeroes the lambda entry of the hypergradient (grid runs of
     a fixed lambda); it may be a traced bool, so that one compiled program serves both.
 
+    Args:
+        train_loss: ``train_loss(params, hparams, *batch) -> scalar``, a mean over the rows.
+        val_loss: ``val_loss(params, hparams, *val_args) -> scalar``.
+        outer_optimizer: optax transform of ``hparams`` (e.g. Adam).
+        learning_rate: DC-S3GD's ``eta`` (also the Neumann step).
+        staleness: DC-S3GD's ``tau >= 1``.
+        unroll_steps: ``K >= 1``, the DC steps differentiated along ``log lambda``.
+        num_terms: Neumann terms of the IFT.
+        axis_name: the mapped device axis, None on one device.
+        lam_key: the key of ``log lambda`` in ``hparams``.
+
     Returns:
         :class:`jaxml.implicit.Bilevel`; ``init(params, hparams)`` builds a
-        :class:`jaxml.implicit.BilevelState` whose inner state is a :class:`DCS3GDState`.
+        :class:`jaxml.implicit.BilevelState` whose inner state is a :class:`DCS3GDState`;
+        ``update`` returns ``(state, info)`` with ``info`` = ``train_loss``, ``val_loss``
+        (device means), ``hypergrad`` (like ``hparams``), ``hypergrad_norm``, ``skipped``.
+
+    Raises:
+        TypeError/ValueError: a bad argument, named; from ``init``, ``hparams`` without a
+        finite scalar at ``lam_key``; from ``update``, fewer than ``unroll_steps`` batches.
     """
     _check_losses(train_loss, val_loss)
     v.check_optimizer(outer_optimizer, "outer_optimizer")
