@@ -226,10 +226,11 @@ def test_synthetic_matching_rule_fails_on_each_condition(change, seeds, reason):
 
 
 # ---------------------------------------------------------------------------------------------
-# large_hierarchy.summarize: >= 2 sizes, every method finite everywhere, log-log slope <= 3.
+# large_hierarchy.summarize: >= 3 sizes spanning >= 10x, every method finite everywhere, log-log
+# slope <= 3.
 
 
-def _large_metrics(sizes=(100, 1000), seconds=(1.0, 10.0), p1=0.1):
+def _large_metrics(sizes=(100, 300, 1000), seconds=(1.0, 3.0, 10.0), p1=0.1):
     rows = []
     for n, sec in zip(sizes, seconds, strict=True):
         res = {m: {"seconds": sec, "p_at_1": p1, "p_at_10": 0.2} for m in large_hierarchy.METHODS}
@@ -245,10 +246,12 @@ def test_large_hierarchy_rule():
     ok = large_hierarchy.summarize(_large_metrics())
     assert ok.matches is True and ok.verdict.startswith("holds"), ok.verdict
     assert ok.thresholds["max log-log slope"] == 3.0
-    steep = large_hierarchy.summarize(_large_metrics(seconds=(1.0, 1001.0)))  # slope 3.0004
+    steep = large_hierarchy.summarize(_large_metrics(seconds=(1.0, 27.0, 1001.0)))  # 3.0004
     assert steep.matches is False and "slope 3.00 > 3.0" in steep.verdict
-    one = large_hierarchy.summarize(_large_metrics(sizes=(100,), seconds=(1.0,)))
-    assert one.matches is False and "only 1 size(s)" in one.verdict
+    two = large_hierarchy.summarize(_large_metrics(sizes=(100, 1000), seconds=(1.0, 10.0)))
+    assert two.matches is False and "only 2 size(s)" in two.verdict
+    narrow = large_hierarchy.summarize(_large_metrics(sizes=(100, 300, 990)))
+    assert narrow.matches is False and "sizes span 9.9x in n (need 10x" in narrow.verdict
     nan = large_hierarchy.summarize(_large_metrics(p1=float("nan")))
     assert nan.matches is False and "did not complete with a finite plan" in nan.verdict
 
