@@ -35,14 +35,16 @@ from experiments.harness import (  # noqa: E402
     experiment_main,
     judge,
     train_loop,
-    write_outputs,  # noqa: E402
+    write_outputs,
 )
 from experiments.harness.plotting import plt, save_figure  # noqa: E402
 from jaxml import _validation as v  # noqa: E402
 from jaxml.data import load_digits  # noqa: E402
+from jaxml.implicit import hypergradient_error  # noqa: E402
 from jaxml.implicit.hparams import init_log_decay, l2_penalty  # noqa: E402
 from jaxml.models import cross_entropy, evaluate, make_classifier  # noqa: E402
-from jaxml.parallel import (  # noqa: E402  # noqa: E402
+from jaxml.parallel import (  # noqa: E402
+    dc_bilevel,
     device_mesh,
     put_replicated,
     put_sharded,
@@ -51,7 +53,6 @@ from jaxml.parallel import (  # noqa: E402  # noqa: E402
     shard_sampler,
     split_batch,
 )
-from jaxml.parallel.hyper import dc_bilevel  # noqa: E402
 from jaxml.train import batch_sampler  # noqa: E402
 
 PAPER = (
@@ -116,11 +117,6 @@ class Config:
             v.check_positive(getattr(self, name), name)
         for name in ("rel_tolerance", "loss_tolerance"):
             v.check_nonnegative(getattr(self, name), name)
-
-
-def _rel_err(a, b) -> float:
-    a, b = (np.concatenate([np.ravel(x) for x in jax.tree.leaves(t)]) for t in (a, b))
-    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
 
 
 def run(config: Config, workdir: Path) -> dict:
@@ -206,8 +202,8 @@ def run(config: Config, workdir: Path) -> dict:
     hg_dp = jax.tree.map(lambda a: np.asarray(a[0]), info_dp["hypergrad"])
     hg_1 = jax.device_get(info_1["hypergrad"])
     check = {
-        "rel_err_decay": _rel_err(hg_dp["log_decay"], hg_1["log_decay"]),
-        "rel_err_lambda": _rel_err(hg_dp["log_lam"], hg_1["log_lam"]),
+        "rel_err_decay": hypergradient_error(hg_dp["log_decay"], hg_1["log_decay"])[1],
+        "rel_err_lambda": hypergradient_error(hg_dp["log_lam"], hg_1["log_lam"])[1],
         "hypergrad_1_device": {"log_lam": float(hg_1["log_lam"]),
                                "decay_norm": float(np.linalg.norm(
                                    [np.ravel(x) for x in jax.tree.leaves(hg_1["log_decay"])]))},
