@@ -186,6 +186,7 @@ def _row(seed, s2, collapsed, ll, **extra):
         "final_sigma2": 0.02,
         "collapsed_fraction": collapsed,
         "test_log_likelihood": ll,
+        "mean_collapsed_during_training": collapsed,
     } | extra
 
 
