@@ -1,25 +1,23 @@
 """IFT x linear VAE: the decoder variance sigma^2 tuned by the hypergradient of the held-out ELBO.
 
 Composes :func:`jaxml.implicit.bilevel` (Lorraine et al. 2020) with the linear VAE of
-:mod:`jaxml.vae` (Lucas et al. 2019) on 8x8 digits. Three ways to set sigma^2, every run the same
-inner Adam steps on the same mini-batches from the same initial weights (per seed):
+:mod:`jaxml.vae` (Lucas et al. 2019) on 8x8 digits. Three ways to set sigma^2; per seed, every run
+takes the same inner Adam steps on the same mini-batches from the same initial weights:
 
-- hypergradient: ``h = log sigma^2`` is a hyperparameter, the inner weights minimize the training
-  -ELBO at fixed h, and h follows the IFT hypergradient of the validation -ELBO (CG inverse HVP),
-  after a short inner warm-up at the initial sigma^2 (the IFT needs weights near their optimum);
-- learned: sigma^2 is one more weight of the training ELBO (its Adam step is the hyper step
-  spread over the inner steps, so both can travel the same distance in log sigma^2);
+- hypergradient: ``h = log sigma^2`` is a hyperparameter, the weights minimize the training -ELBO
+  at fixed h, h follows the IFT hypergradient of the validation -ELBO (CG inverse HVP), after a
+  short inner warm-up at the initial sigma^2 (the IFT needs weights near their optimum);
+- learned: sigma^2 is one more weight of the training ELBO (its Adam step is the hyper step spread
+  over the T inner steps, same cosine decay, so both can travel as far in log sigma^2);
 - fixed: the sigma^2 grid of ``experiments.linear_vae.collapse_vs_sigma`` (1e-3 .. 1).
 
 Measured on the test split: the (eps, delta)-collapsed fraction of the latent dimensions and the
 exact pPCA log marginal likelihood of the decoder (:func:`jaxml.vae.linear_vae_heldout`).
+Why sigma^2, not per-latent KL weights: at a fixed sigma^2 the held-out ELBO (KL weight 1) is
+itself maximized by collapsing every dimension whose eigenvalue is <= sigma^2, so KL weights tuned
+on it can only return to 1; sigma^2 decides collapse (sec. 4). Rule: :data:`THRESHOLDS`.
 
     python -m experiments.compose.ift_vae --scale quick
-
-Why sigma^2 rather than per-latent KL weights: at a fixed sigma^2 the held-out ELBO (KL weight 1)
-is itself maximized by collapsing every dimension whose eigenvalue is <= sigma^2, so KL weights
-tuned on it can only return to 1; sigma^2 is the quantity that decides collapse (sec. 4).
-Verdict rule: :data:`THRESHOLDS` (checked in :func:`summarize`).
 """
 
 import dataclasses
@@ -41,7 +39,6 @@ from jaxml.train import batch_sampler, optax_scan, seed_keys
 from jaxml.vae import (
     LinearVAEParams,
     covariance_eigh,
-    linear_collapse_prediction,
     linear_vae_elbo,
     linear_vae_heldout,
     linear_vae_init,
@@ -69,6 +66,10 @@ THRESHOLDS = {
 }
 FIGURE = "ift_vae.png"
 METHODS = ("hyper", "learned", "fixed")
+_MARKERS = (("learned", "s", "C1", "learned $\\sigma^2$"), ("hyper", "*", "C3", "hypergradient"))
+# run record field -> linear_vae_heldout key (test split)
+_TEST_KEYS = dict(final_sigma2="sigma2", test_elbo="elbo", test_log_likelihood="log_likelihood")
+_TEST_KEYS |= dict(collapsed_fraction="collapsed_fraction")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,20 +145,13 @@ def run(config: Config, workdir: Path) -> dict:
 
     inner = optax.adam(c.learning_rate)
     labels = LinearVAEParams("w", "w", "w", "w", "s")  # sigma^2 gets the spread hyper step
-    # Both sigma^2 optimizers decay their step to 0 (cosine) so that the final sigma^2 settles.
     H = c.hypersteps - c.warmup_hypersteps
     outer = optax.adam(optax.cosine_decay_schedule(c.outer_lr, H))
     spread = optax.adam(optax.cosine_decay_schedule(c.outer_lr / T, c.hypersteps * T))
     learned_opt = optax.multi_transform({"w": inner, "s": spread}, labels)
     fixed_opt = optax.multi_transform({"w": inner, "s": optax.set_to_zero()}, labels)
-    solver = bilevel(
-        linear_vae_sigma2_loss,
-        linear_vae_sigma2_loss,
-        inner,
-        outer,
-        method="cg",
-        num_terms=c.cg_iterations,
-    )
+    loss = linear_vae_sigma2_loss  # -ELBO at sigma^2 = exp(h): training and held-out levels
+    solver = bilevel(loss, loss, inner, outer, method="cg", num_terms=c.cg_iterations)
 
     def make_state0():
         p_h, p_l, p_f = (init_params(m) for m in METHODS)
@@ -200,19 +194,15 @@ def run(config: Config, workdir: Path) -> dict:
 
     step_jit = jax.jit(step, donate_argnums=0)
 
-    def final_params(state):
-        hs = state["hyper"]
-        return {
-            "hyper": hs.params._replace(log_sigma2=hs.hparams),
-            "learned": state["learned"][0],
-            "fixed": state["fixed"][0],
-        }
+    def final_params(state):  # [hyper, learned, fixed]: the hyper runs carry sigma^2 = exp(h)
+        hyper = state["hyper"].params._replace(log_sigma2=state["hyper"].hparams)
+        return [hyper, state["learned"][0], state["fixed"][0]]
 
     @jax.jit
     def evaluate(state, x):  # {method: linear_vae_heldout of every run on its seed's x}
         # One vmap over all runs: three vmapped evaluations in one program deadlocked XLA:CPU
         # here (jax 0.10.2, 2 cores: batched Cholesky / triangular solves run concurrently).
-        every = jax.tree.map(lambda *a: jnp.concatenate(a), *final_params(state).values())
+        every = jax.tree.map(lambda *a: jnp.concatenate(a), *final_params(state))
         held = jax.vmap(lambda p, x: linear_vae_heldout(p, x, eps=c.eps, delta=c.delta))
         out = held(every, x[np.concatenate([seed_of[m] for m in METHODS])])
         starts = np.cumsum([0] + [len(seed_of[m]) for m in METHODS])
@@ -221,16 +211,10 @@ def run(config: Config, workdir: Path) -> dict:
             for i, m in enumerate(METHODS)
         }
 
-    def eval_fn(state):  # validation split: sigma^2 and collapse of every run
-        out, evs = {}, jax.device_get(evaluate(state, x_val))
-        for m, ev in evs.items():
-            out |= {
-                f"{m}_sigma2": ev["sigma2"],
-                f"{m}_collapsed": ev["collapsed_fraction"],
-                f"{m}_ll": ev["log_likelihood"],
-            }
-        out["hyper_skipped"] = state["hyper"].num_skipped
-        return out
+    def eval_fn(state):  # validation split: sigma^2, collapse and log-lik of every run
+        names = {"sigma2": "sigma2", "collapsed": "collapsed_fraction", "ll": "log_likelihood"}
+        evs = jax.device_get(evaluate(state, x_val)).items()
+        return {f"{m}_{n}": ev[key] for m, ev in evs for n, key in names.items()}
 
     result = train_loop(
         state0,
@@ -243,48 +227,24 @@ def run(config: Config, workdir: Path) -> dict:
         desc=f"ift_vae x{sum(len(v) for v in seed_of.values())} runs",
         config=c,
     )
-    evals = [np.asarray(covariance_eigh(x)[1], np.float64) for x in x_train]
-    runs = {}
-    for m, ev in jax.device_get(evaluate(result.state, x_test)).items():
+    runs, test = {}, jax.device_get(evaluate(result.state, x_test))
+    skipped = np.asarray(result.state["hyper"].num_skipped)
+    for m, ev in test.items():  # + how collapsed each run was along the way (validation)
+        path = np.mean([h[f"{m}_collapsed"] for h in result.history], axis=0)
         runs[m] = [
-            {
-                "seed": int(c.seeds[seed_of[m][r]]),
-                "init_sigma2": float(s2_of[m][r]),
-                "final_sigma2": float(ev["sigma2"][r]),
-                "collapsed_fraction": float(ev["collapsed_fraction"][r]),
-                "test_log_likelihood": float(ev["log_likelihood"][r]),
-                "test_elbo": float(ev["elbo"][r]),
-                "linear_prediction": linear_collapse_prediction(
-                    evals[seed_of[m][r]], float(ev["sigma2"][r]), k
-                ),
-            }
+            {"seed": int(c.seeds[seed_of[m][r]]), "init_sigma2": float(s2_of[m][r])}
+            | {name: float(ev[key][r]) for name, key in _TEST_KEYS.items()}
+            | {"mean_collapsed_during_training": float(path[r])}
+            | ({"skipped_hypersteps": int(skipped[r])} if m == "hyper" else {})
             for r in range(len(seed_of[m]))
         ]
-    for m in ("hyper", "learned"):  # how collapsed each run was along the way (validation)
-        path = np.mean([h[f"{m}_collapsed"] for h in result.history], axis=0)
-        for r, value in zip(runs[m], path, strict=True):
-            r["mean_collapsed_during_training"] = float(value)
-    skipped = np.asarray(result.state["hyper"].num_skipped)
-    for r, n in zip(runs["hyper"], skipped, strict=True):
-        r["skipped_hypersteps"] = int(n)
-    metrics = {
-        "seeds": list(c.seeds),
-        "init_sigma2": inits,
-        "sigma2_grid": grid,
-        "latent_dim": k,
-        "bilevel_hypersteps": c.hypersteps - c.warmup_hypersteps,
-        "inner_steps_total": c.hypersteps * T,
-        "runs": runs,
-        "nonfinite_runs": [
-            f"{m}/{r['seed']}/{r['init_sigma2']:g}"
-            for m in METHODS
-            for r in runs[m]
-            if not np.isfinite([r["final_sigma2"], r["test_log_likelihood"]]).all()
-        ],
-        "eigenvalues_seed0": evals[0].tolist(),
-        "history": result.history,
-        "train_seconds": result.train_seconds,
-    }
+    finite = lambda r: np.isfinite([r["final_sigma2"], r["test_log_likelihood"]]).all()  # noqa: E731
+    bad = [f"{m}/{r['seed']}/{r['init_sigma2']}" for m in METHODS for r in runs[m] if not finite(r)]
+    metrics = {"seeds": list(c.seeds), "init_sigma2": inits, "sigma2_grid": grid, "latent_dim": k}
+    metrics |= {"bilevel_hypersteps": H, "inner_steps_total": c.hypersteps * T, "runs": runs}
+    metrics |= {"nonfinite_runs": bad, "history": result.history}
+    metrics |= {"eigenvalues_seed0": np.asarray(covariance_eigh(x_train[0])[1]).tolist()}
+    metrics["train_seconds"] = result.train_seconds
     plot(c, metrics, workdir / FIGURE)
     metrics["wall_seconds"] = time.perf_counter() - t0
     return write_outputs(workdir, c, metrics, figures=[FIGURE])
@@ -309,10 +269,7 @@ def plot(config: Config, m: dict, path: Path) -> None:
     for a, key in ((ax, "collapsed_fraction"), (ax_ll, "test_log_likelihood")):
         fixed = _mean_by(runs["fixed"], "init_sigma2", key)
         a.plot(grid, list(fixed.values()), "o-", color="C0", label="fixed $\\sigma^2$ (mean)")
-        for method, mk, color, name in (
-            ("learned", "s", "C1", "learned $\\sigma^2$"),
-            ("hyper", "*", "C3", "hypergradient"),
-        ):
+        for method, mk, color, name in _MARKERS:
             xs, ys = [r["final_sigma2"] for r in runs[method]], [r[key] for r in runs[method]]
             a.plot(xs, ys, mk, color=color, ms=10, mfc="none", ls="", label=name)
     steps = [h["step"] for h in m["history"]]
@@ -322,9 +279,8 @@ def plot(config: Config, m: dict, path: Path) -> None:
             ys = np.mean([[h[f"{method}_sigma2"][i] for i in idx] for h in m["history"]], axis=1)
             ax_s.plot(steps, ys, ls, color=f"C{j + 4}", label=f"{method}, init {s0:g}")
     ax.set(xscale="log", xlim=(lo, hi), ylim=(-0.05, 1.05), ylabel="collapsed fraction (test)")
+    ax.set_xlabel("$\\sigma^2$ (final)"), ax_ll.set_xlabel("$\\sigma^2$ (final)")
     ax_ll.set(xscale="log", xlim=(lo, hi), yscale="symlog", ylabel="test log p(x), nats/example")
-    for a in (ax, ax_ll):
-        a.set_xlabel("$\\sigma^2$ (final)")
     ax.set_title(f"digits linear VAE, k={k}: posterior collapse")
     ax_ll.set_title("exact pPCA log-likelihood of the decoder")
     ax_s.set(yscale="log", xlabel=f"hyperstep ({config.inner_steps} inner steps each)")
@@ -369,21 +325,18 @@ def summarize(metrics: dict) -> Summary:
     coll = _mean_by(runs["fixed"], "init_sigma2", "collapsed_fraction")
     ll = _mean_by(runs["fixed"], "init_sigma2", "test_log_likelihood")
     best = max(ll, key=ll.get)
-    numbers["fixed sweep collapsed (sigma2: fraction)"] = ", ".join(
-        f"{s:g}: {v:.2f}" for s, v in coll.items()
-    )
+    sweep = ", ".join(f"{s:g}: {v:.2f}" for s, v in coll.items())
+    numbers["fixed sweep collapsed (sigma2: fraction)"] = sweep
     numbers["best fixed sigma2 (test log-lik, oracle)"] = f"{best:g}: {ll[best]:.4g}"
     growth = list(coll.values())[-1] - list(coll.values())[0]
-    if growth < t[3]:
-        failures.append(f"fixed-sigma^2 collapse growth {growth:.2f} < {t[3]}")
-    steps = max(metrics["bilevel_hypersteps"], 1)
-    skip = max(r.get("skipped_hypersteps", 0) for r in runs["hyper"]) / steps
+    failures += [f"fixed-sigma^2 collapse growth {growth:.2f} < {t[3]}"] if growth < t[3] else []
+    skip = max(r["skipped_hypersteps"] for r in runs["hyper"]) / max(
+        metrics["bilevel_hypersteps"], 1
+    )
     numbers["max skipped hypersteps (fraction)"] = round(skip, 3)
-    if skip > t[4]:
-        failures.append(f"skipped hypersteps {skip:.2f} > {t[4]}")
-    bad = metrics.get("nonfinite_runs") or []
-    if len(bad) > t[5]:
-        failures.append(f"non-finite runs {bad}")
+    bad = metrics["nonfinite_runs"]
+    failures += [f"skipped hypersteps {skip:.2f} > {t[4]}"] if skip > t[4] else []
+    failures += [f"non-finite runs {bad}"] if len(bad) > t[5] else []
     numbers["wall time (s)"] = round(metrics.get("wall_seconds", float("nan")), 1)
     ok, verdict = judge(
         failures, f"{len(seeds)} seeds, inits {metrics['init_sigma2']}, fixed growth {growth:.2f}"
