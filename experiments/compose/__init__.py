@@ -1,1 +1,1 @@
-"""Compositions of the pillars (issue 19): one figure per composition, built only from jaxml calls."""
+"""Compositions of the pillars (issue 19): one figure per composition, from jaxml calls only."""

@@ -65,7 +65,7 @@ def test_tiny_run_writes_everything_and_gives_no_verdict(tiny):
     assert len(metrics["trials"]) == 2 and metrics["num_nodes"] == [39, 39]
     best = min(metrics["trials"], key=lambda t: t["cost"])
     assert metrics["tuned_setting"] == best["params"]  # chosen by the label-free cost alone
-    assert metrics["tuned_setting"]["registration"] == "mlp"  # the tiny space
+    assert metrics["tuned_setting"]["registration"] == "isometry"  # the tiny space
     assert metrics["default_setting"]["registration"] == "isometry"
     for name in ("default", "tuned"):
         for k in ("p_at_1", "p_at_10"):
