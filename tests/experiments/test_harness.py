@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import pathlib
 import subprocess
 import sys
 import textwrap
@@ -24,7 +25,9 @@ from experiments.harness import (
     train_loop,
     write_json_atomic,
 )
+from experiments.harness.experiment import figure_id
 from experiments.harness.report import discover_figures
+from experiments.reproduce import QUICK_SECONDS_HINT, expected_seconds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -244,6 +247,11 @@ def test_discovery_finds_the_baseline_and_filters():
     ]
     with pytest.raises(ValueError, match="matches no figure"):
         discover_figures(("no-such-paper",))
+    # The fresh-checkout scheduling hints name existing figures; the longest starts first.
+    modules = discover_figures()
+    assert set(QUICK_SECONDS_HINT) <= {figure_id(m.__name__) for m in modules}
+    first = max(modules, key=lambda m: expected_seconds(m, pathlib.Path("/no/results"), "quick"))
+    assert figure_id(first.__name__) == max(QUICK_SECONDS_HINT, key=QUICK_SECONDS_HINT.get)
 
 
 def test_train_loop_refuses_a_checkpoint_of_another_config(tmp_path):
