@@ -41,9 +41,9 @@ from experiments.harness import (
 )
 from experiments.harness.loop import progress_enabled
 from experiments.harness.plotting import plt, save_figure
-from experiments.hyperbolic._settings import TINY_ALIGNMENT
 from jaxml.hyperbolic import (
     DEFAULT_SETTING,
+    TINY_ALIGNMENT,
     align_setting,
     hot_selection_job,
     match_by_lemmas,

@@ -1,21 +1,14 @@
 """Settings the hyperbolic figures share on purpose.
 
-``TINY_ALIGNMENT``: the alignment settings of every matching figure's ``tiny`` scale (and of
-tests/hyperbolic). They are identical so that the smoke tests reuse one set of compiled programs.
-``compare_kwargs``: a figure config's fields as the keyword arguments of ``compare_methods``.
+``TINY_ALIGNMENT`` (re-exported from :mod:`jaxml.hyperbolic`): the alignment settings of every
+matching figure's ``tiny`` scale and of the tests, identical so that the smoke tests reuse one set
+of compiled programs. ``compare_kwargs``: a figure config's fields as the keyword arguments of
+``compare_methods``.
 """
 
-TINY_ALIGNMENT = {
-    "dim": 3,
-    "num_restarts": 4,
-    "num_iters": 12,
-    "gw_iterations": 20,
-    "deep_restarts": 2,
-    "deep_outer": 3,
-    "deep_inner": 3,
-    "deep_hidden": 4,
-    "deep_fit_steps": 10,
-}
+from jaxml.hyperbolic import TINY_ALIGNMENT
+
+__all__ = ["TINY_ALIGNMENT", "compare_kwargs"]
 
 
 def compare_kwargs(config, fields: tuple[str, ...]) -> dict:

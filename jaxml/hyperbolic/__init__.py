@@ -27,6 +27,7 @@ from jaxml.hyperbolic.alignment import (
     COLUMNS,
     METHODS,
     REGISTRATIONS,
+    TINY_ALIGNMENT,
     AlignmentProblem,
     AlignmentResult,
     EuclideanMap,
@@ -99,6 +100,7 @@ from jaxml.hyperbolic.selection import (
 __all__ = [
     "COLUMNS",
     "COLUMN_LABELS",
+    "TINY_ALIGNMENT",
     "METHODS",
     "NEGATIVE_MODES",
     "REGISTRATIONS",

@@ -1107,6 +1107,20 @@ COLUMN_LABELS = {
     "deep_hot": "deep HOT (MLP)",
     "gw_then_hot": "GW then deep HOT",
 }
+#: Small alignment settings for smoke runs (``compare_methods`` / ``align`` keywords plus the deep
+#: map's ``deep_*``): every matching figure's ``tiny`` scale and the hyperbolic tests use these
+#: same values, so they share one set of compiled programs.
+TINY_ALIGNMENT = {
+    "dim": 3,
+    "num_restarts": 4,
+    "num_iters": 12,
+    "gw_iterations": 20,
+    "deep_restarts": 2,
+    "deep_outer": 3,
+    "deep_inner": 3,
+    "deep_hidden": 4,
+    "deep_fit_steps": 10,
+}
 
 
 def compare_methods(

@@ -22,9 +22,9 @@ from experiments.compose.tune_hot import (
 )
 from experiments.harness import read_json
 from experiments.harness.config import make_config
-from experiments.hyperbolic._settings import TINY_ALIGNMENT
 from jaxml.hyperbolic import (
     DEFAULT_SETTING,
+    TINY_ALIGNMENT,
     align,
     align_setting,
     hot_selection_job,
