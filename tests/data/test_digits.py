@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from jaxml.data.digits import load_digits
+from jaxml.data.digits import _digits_arrays, load_digits
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +39,10 @@ def test_matches_sklearn_rows(digits):
     from sklearn.datasets import load_digits as sk_load
 
     bunch = sk_load()
+    # The file read without importing scikit-learn is its load_digits, row for row.
+    pixels, labels = _digits_arrays()
+    np.testing.assert_array_equal(pixels, bunch.data)
+    np.testing.assert_array_equal(labels, bunch.target)
     # The 1,797 source rows are distinct, so each row identifies its label.
     pool = {
         tuple(row.astype(np.int64)): label
