@@ -44,5 +44,8 @@ export PATH="$VENV/bin:$PATH"
 # A persistent XLA compilation cache: a second run of the tests or the figures reuses the compiled
 # programs of the first (the cache key includes XLA_FLAGS, jax version and the device).
 export JAX_COMPILATION_CACHE_DIR="${JAX_COMPILATION_CACHE_DIR:-$ROOT/.jaxml_cache/xla}"
-export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="${JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS:-0.1}"
+# Every program is cached (not only those compiling for over 0.1 s): the two test workers and the
+# subprocess tests compile many of the same small programs, and sharing them made the fresh-clone
+# suite ~7% faster (310.9 s against 332.8 s of pytest time, two runs on the idle machine).
+export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="${JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS:-0}"
 export MPLBACKEND=Agg
