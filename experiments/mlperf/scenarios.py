@@ -65,8 +65,8 @@ class Config:
     # Server runs issue at least this many queries, so that LoadGen's early-stopping test
     # (hundreds of queries under the bound) can pass at low target QPS in a short run.
     server_min_queries: int = 500
-    # Up to 128 (not the SUT's default 512): larger Server batches lengthened the tail latency and
-    # the final Server run at 0.9x of the searched peak was INVALID in 2 of 3 runs with 512.
+    # Up to 128, as the figure was measured (the SUT's default adds 512; the Server verdict is
+    # flaky on 2 cores with either: docs/bench.md).
     buckets: tuple[int, ...] = (1, 8, 32, 128)
 
     SCALES: ClassVar[dict] = {
