@@ -41,6 +41,7 @@ from jaxml.tune.nested import (
     run_to_budget,
     shared_lr_spec,
     steps_spent,
+    within_budget,
 )
 
 PAPER = (
@@ -138,20 +139,13 @@ def run(config: Config, workdir: Path) -> dict:
                 "best_test_accuracy": win["result"]["test_accuracy"] if win else None,
                 "best_params": win["params"] if win else None,
                 "best_end_steps": win["end_steps"] if win else None,
-                "trials_in_budget": _in_budget(records, budget),
+                "trials_in_budget": len(within_budget(records, budget)),
             }
     metrics = {"per_method": per, "seeds": list(config.seeds), "step_budget": budget}
     _plot(metrics, workdir / "tune_ift.png")
     metrics["wall_seconds"] = time.perf_counter() - t0
     metrics["storage"] = storage
     return write_outputs(workdir, config, metrics, figures=["tune_ift.png"])
-
-
-def _in_budget(records: list, budget: int) -> int:
-    ends = np.cumsum([r["train_steps"] or 0 for r in records])
-    return int(
-        sum(r["state"] == "COMPLETE" and e <= budget for r, e in zip(records, ends, strict=True))
-    )
 
 
 LABELS = {

@@ -72,6 +72,7 @@ _NESTED = (
     "shared_lr_spec",
     "shared_lr_space",
     "steps_spent",
+    "within_budget",
 )
 __all__ += list(_NESTED)
 

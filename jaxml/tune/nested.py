@@ -53,6 +53,7 @@ __all__ = [
     "shared_lr_spec",
     "shared_lr_space",
     "steps_spent",
+    "within_budget",
 ]
 
 LR_RANGE = (1e-3, 0.3)
@@ -300,23 +301,29 @@ def run_to_budget(spec: TuneSpec, max_steps: int, *, progress: bool = True) -> d
     return {**study_summary(study), "train_steps": spent}
 
 
-def best_within_budget(
-    records: Sequence[dict[str, Any]], max_steps: float
-) -> dict[str, Any] | None:
-    """The COMPLETE trial with the lowest score among those that ended within ``max_steps``.
+def within_budget(records: Sequence[dict[str, Any]], max_steps: float) -> list[dict[str, Any]]:
+    """The COMPLETE trials that ended within ``max_steps``, in number order.
 
     Trials spend their ``train_steps`` in number order (as in
     :func:`~jaxml.tune.records.best_so_far`); a trial "ends" at the steps spent up to and
-    including it. Returns its record plus ``"end_steps"``, or None if none ended in budget.
+    including it. Each returned record carries that as ``"end_steps"``.
     """
     _check_records(records)
     max_steps = chk.check_positive(max_steps, "max_steps")
-    spent, best = 0.0, None
+    spent, done = 0.0, []
     for r in records:
         if r.get("train_steps") is None:
             continue
         spent += float(r["train_steps"])
         if r["state"] == "COMPLETE" and spent <= max_steps:
-            if best is None or r["value"] < best["value"]:
-                best = {**r, "end_steps": spent}
-    return best
+            done.append({**r, "end_steps": spent})
+    return done
+
+
+def best_within_budget(
+    records: Sequence[dict[str, Any]], max_steps: float
+) -> dict[str, Any] | None:
+    """The trial of :func:`within_budget` with the lowest score (the first on a tie), or None
+    if no trial ended in budget."""
+    done = within_budget(records, max_steps)
+    return min(done, key=lambda r: r["value"]) if done else None

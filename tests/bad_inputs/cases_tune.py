@@ -286,4 +286,6 @@ CASES += [
         [("NaN", lambda: t.best_within_budget(_REC, float("nan")))],
     ),
     *_cases("steps_spent", "records", [("a string", lambda: t.steps_spent("trials"))]),
+    *_cases("within_budget", "records", [("a dict", lambda: t.within_budget({"a": 1}, 10))]),
+    *_cases("within_budget", "max_steps", [("0", lambda: t.within_budget(_REC, 0))]),
 ]
