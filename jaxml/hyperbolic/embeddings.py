@@ -187,15 +187,20 @@ def poincare_embedding_loss(
     check_array(negative_mask, "negative_mask", shape=k, dtype="bool")
     if weights is not None:
         check_array(weights, "weights", shape=(b,), dtype="real")
+    per_relation = _relation_losses(params, batch, negatives, negative_mask, c)
+    if weights is None:
+        return jnp.mean(per_relation)
+    return jnp.sum(weights * per_relation) / batch.shape[0]
+
+
+def _relation_losses(params, batch, negatives, negative_mask, c):
+    """``[B]`` unweighted per-relation losses of :func:`poincare_embedding_loss` (no checks)."""
     u, v = batch[:, 0], batch[:, 1]
     candidates = jnp.concatenate([v[:, None], negatives], axis=1)  # [B, K + 1]
     mask = jnp.concatenate([jnp.ones_like(v[:, None], bool), negative_mask], axis=1)
     dist = poincare.distance(params[u][:, None, :], params[candidates], c)  # [B, K + 1]
     logits = jnp.where(mask, -dist, -jnp.inf)
-    per_relation = -jax.nn.log_softmax(logits, axis=1)[:, 0]
-    if weights is None:
-        return jnp.mean(per_relation)
-    return jnp.sum(weights * per_relation) / batch.shape[0]
+    return -jax.nn.log_softmax(logits, axis=1)[:, 0]
 
 
 def make_poincare_trainer(
@@ -216,6 +221,7 @@ def make_poincare_trainer(
     optimizer: optax.GradientTransformation | None = None,
     lr_decay: str = "constant",
     decay_epochs: int | None = None,
+    num_runs: int | None = None,
 ) -> tuple[Callable, Callable]:
     """Builds the ``(init, epoch)`` pair of Poincare-embedding training.
 
@@ -241,11 +247,20 @@ def make_poincare_trainer(
         decay_epochs: the epoch at which a ``"linear"`` decay reaches 0 (the total number of
             epochs, burn-in included; :func:`train_poincare_embeddings` passes its
             ``num_epochs``); must exceed ``burn_in_epochs``.
+        num_runs: ``None`` (one run) or ``S``: ``S`` independent runs trained together, with
+            ``init(keys [S])`` and ``epoch(state, keys [S])``, params ``[S, n, d]`` and mean losses
+            ``[S]``. Run ``s`` equals the one-run trainer called with ``keys[s]`` (same random
+            draws; tested), but each step is ONE gather / scatter over the ``S * B`` relations of
+            a table ``[S * n, d]`` instead of ``vmap(epoch)``, whose batched gathers and scatters
+            XLA:CPU runs about 3.5x slower (docs/performance.md).
 
     Returns:
         ``init(key) -> PoincareTrainState`` and ``epoch(state, key) -> (state, mean_loss)``: one
         pass over all relations in a random order (the last batch padded with weight-0 rows).
-        Both are pure and jit-safe; jit ``epoch`` at the call site.
+        Both are pure and jit-safe; jit ``epoch`` at the call site. With the default optimizer
+        a step updates only the rows its batch touches (Riemannian SGD moves no other row: their
+        gradient is 0); a user ``optimizer`` (which may carry per-row state, e.g. momentum)
+        updates the whole table.
 
     Raises:
         ValueError: bad edges or hyperparameters.
@@ -271,6 +286,9 @@ def make_poincare_trainer(
         decay_epochs = check_int(decay_epochs, "decay_epochs", minimum=burn_in_epochs + 1)
     elif decay_epochs is not None:
         check_int(decay_epochs, "decay_epochs", minimum=1)
+    runs = 1 if num_runs is None else check_int(num_runs, "num_runs", minimum=1)
+    # Riemannian SGD acts row by row and keeps no per-row state: a row with zero gradient stays.
+    row_sparse = optimizer is None
 
     m = edges_np.shape[0]
     steps = math.ceil(m / batch_size)
@@ -306,56 +324,98 @@ def make_poincare_trainer(
 
         optimizer = riemannian_sgd(schedule, c=c, eps=eps)
 
+    offsets = jnp.arange(runs, dtype=jnp.int32) * num_nodes  # run r's rows in the flat table
+
     def init(key: jax.Array) -> PoincareTrainState:
-        params = jax.random.uniform(
-            key, (num_nodes, dim), jnp.float32, minval=-init_scale, maxval=init_scale
-        )
+        if num_runs is not None and jnp.shape(key)[:1] != (runs,):
+            raise ValueError(f"key must be a batch [{runs}] of PRNG keys (num_runs = {runs})")
+        keys = key[None] if num_runs is None else key
+        params = jax.vmap(
+            lambda k: jax.random.uniform(
+                k, (num_nodes, dim), jnp.float32, minval=-init_scale, maxval=init_scale
+            )
+        )(keys)
         params = poincare.project(params, eps, c)
+        params = params[0] if num_runs is None else params
         return PoincareTrainState(params, optimizer.init(params), jnp.zeros([], jnp.int32))
 
-    def sample_negatives(key, u, burn_in):
-        k_uni, k_deg = jax.random.split(key)
-        shape = (u.shape[0], num_negatives)
+    def sample_negatives(keys, u, burn_in):
+        """``[R, B, K]`` negatives and their validity for the tails ``u [R, B]`` of R runs."""
+        shape = (u.shape[1], num_negatives)
+
+        # Each run's draws come from XLA's RngBitGenerator seeded by 4 threefry words of its step
+        # key: threefry bits cost ~20 ns each on XLA:CPU, 5x the RBG's, and the draws were the
+        # step's largest cost. One draw per run (a Python loop over R): RBG bits are not
+        # guaranteed to be equal under vmap, and run r must equal the one-run trainer.
+        def unit(r):
+            seed = jax.random.bits(keys[r], (4,), jnp.uint32)
+            return jax.random.uniform(jax.random.wrap_key_data(seed, impl="rbg"), shape)
+
+        draws = jnp.stack([unit(r) for r in range(u.shape[0])])  # [R, B, K] in [0, 1)
 
         def uniform(_):
-            return jax.random.randint(k_uni, shape, 0, num_nodes, dtype=jnp.int32)
+            return jnp.minimum((draws * num_nodes).astype(jnp.int32), num_nodes - 1)
 
         def by_degree(_):
-            negs = jnp.searchsorted(cdf, jax.random.uniform(k_deg, shape), side="right")
+            negs = jnp.searchsorted(cdf, draws, side="right")
             return jnp.minimum(negs, num_nodes - 1).astype(jnp.int32)
 
         # Only the sampler in use runs (the two draw from independent keys, as before).
         negs = jax.lax.cond(burn_in, by_degree, uniform, None)
-        uu = jnp.broadcast_to(u[:, None], shape)
+        uu = jnp.broadcast_to(u[..., None], negs.shape)
         if dense_forbidden is not None:
             member = dense_forbidden[uu, negs]
         else:
             member = _csr_contains(indptr, indices, uu, negs, num_iters)
         return negs, (negs != uu) & ~member
 
-    loss_and_grad = jax.value_and_grad(poincare_embedding_loss)
+    def loss_fn(flat_params, batch, negs, valid, w):
+        per = _relation_losses(flat_params, batch, negs, valid, c) * w  # [R * B]
+        per_run = jnp.sum(per.reshape(runs, batch_size), axis=1) / batch_size
+        return jnp.sum(per_run), per_run  # run r's rows get exactly run r's gradient
+
+    loss_and_grad = jax.value_and_grad(loss_fn, has_aux=True)
 
     def epoch(state: PoincareTrainState, key: jax.Array):
-        k_perm, k_neg = jax.random.split(key)
-        order = jax.random.permutation(k_perm, m)
-        order = jnp.concatenate([order, jnp.zeros(padded - m, order.dtype)])
-        batches = edges_j[order].reshape(steps, batch_size, 2)
-        weights = (jnp.arange(padded) < m).astype(jnp.float32).reshape(steps, batch_size)
+        keys = key[None] if num_runs is None else key
+        k_perm, k_neg = jax.vmap(jax.random.split, out_axes=1)(keys)
+        order = jax.vmap(lambda k: jax.random.permutation(k, m))(k_perm)  # [R, m]
+        order = jnp.pad(order, ((0, 0), (0, padded - m)))
+        batches = edges_j[order].reshape(runs, steps, batch_size, 2).transpose(1, 0, 2, 3)
+        weights = jnp.tile((jnp.arange(padded) < m).astype(jnp.float32), runs)
+        weights = weights.reshape(runs, steps, batch_size).transpose(1, 0, 2)
         burn_in = state.epoch < burn_in_epochs
+        shape = state.params.shape
 
         def step(carry, inputs):
-            params, opt_state = carry
+            params, opt_state = carry  # params: the flat table [R * n, d]
             batch, w, i = inputs
-            negs, valid = sample_negatives(jax.random.fold_in(k_neg, i), batch[:, 0], burn_in)
-            loss, grads = loss_and_grad(params, batch, negs, valid, w, c)
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), loss
+            step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(k_neg, i)
+            negs, valid = sample_negatives(step_keys, batch[..., 0], burn_in)
+            flat_batch = (batch + offsets[:, None, None]).reshape(-1, 2)
+            flat_negs = (negs + offsets[:, None, None]).reshape(-1, num_negatives)
+            valid = valid.reshape(-1, num_negatives)
+            (_, loss), grads = loss_and_grad(params, flat_batch, flat_negs, valid, w.reshape(-1))
+            if row_sparse:
+                rows = jnp.concatenate([flat_batch.reshape(-1), flat_negs.reshape(-1)])
+                sub = params[rows]
+                updates, opt_state = optimizer.update(grads[rows], opt_state, sub)
+                # Repeated rows get the same (summed-gradient) update: set, not add.
+                return (params.at[rows].set(sub + updates), opt_state), loss
+            updates, opt_state = optimizer.update(
+                grads.reshape(shape), opt_state, params.reshape(shape)
+            )
+            params = optax.apply_updates(params.reshape(shape), updates)
+            return (params.reshape(runs * num_nodes, dim), opt_state), loss
 
         (params, opt_state), losses = jax.lax.scan(
-            step, (state.params, state.opt_state), (batches, weights, jnp.arange(steps))
+            step,
+            (state.params.reshape(runs * num_nodes, dim), state.opt_state),
+            (batches, weights, jnp.arange(steps)),
         )
-        mean_loss = jnp.sum(losses) * batch_size / m
-        return PoincareTrainState(params, opt_state, state.epoch + 1), mean_loss
+        mean_loss = jnp.sum(losses, axis=0) * batch_size / m  # [R]
+        mean_loss = mean_loss[0] if num_runs is None else mean_loss
+        return PoincareTrainState(params.reshape(shape), opt_state, state.epoch + 1), mean_loss
 
     return init, epoch
 
@@ -415,14 +475,17 @@ def train_poincare_embeddings(
         raise ValueError(f"key must be one PRNG key or a 1-D batch [S] of keys; got {_shape(key)}")
     if trainer_kwargs.get("lr_decay", "constant") != "constant":
         trainer_kwargs.setdefault("decay_epochs", num_epochs)
-    init, epoch = make_poincare_trainer(edges_np, num_nodes, dim, **trainer_kwargs)
     if batch_ndim == 1:
-        init_keys, train_keys = jax.vmap(jax.random.split, out_axes=1)(key)
-        state = jax.vmap(init)(init_keys)
-        epoch_fn = jax.jit(jax.vmap(epoch), donate_argnums=0)
-        epoch_keys = jax.jit(jax.vmap(jax.random.fold_in, in_axes=(0, None)))
         num_runs = int(np.shape(key)[0])
+        init, epoch = make_poincare_trainer(
+            edges_np, num_nodes, dim, num_runs=num_runs, **trainer_kwargs
+        )
+        init_keys, train_keys = jax.vmap(jax.random.split, out_axes=1)(key)
+        state = init(init_keys)
+        epoch_fn = jax.jit(epoch, donate_argnums=0)
+        epoch_keys = jax.jit(jax.vmap(jax.random.fold_in, in_axes=(0, None)))
     else:
+        init, epoch = make_poincare_trainer(edges_np, num_nodes, dim, **trainer_kwargs)
         init_keys, train_keys = jax.random.split(key)
         state = init(init_keys)
         epoch_fn = jax.jit(epoch, donate_argnums=0)
