@@ -55,6 +55,7 @@ from jaxml.parallel import (  # noqa: E402
 )
 from jaxml.train import batch_sampler  # noqa: E402
 
+FRESH_INTERPRETER = True  # 8 simulated devices: XLA_FLAGS must be set before JAX is imported
 PAPER = (
     "Lorraine, Vicol & Duvenaud 2020 (IFT hyperparameter optimization, AISTATS) x Rigazzi 2019 "
     "(DC-S3GD, arXiv 1911.02516; compensation of Zheng et al. 2017, DC-ASGD)"

@@ -47,6 +47,7 @@ from jaxml.parallel import (  # noqa: E402
 )
 from jaxml.train import sweep_logs  # noqa: E402
 
+FRESH_INTERPRETER = True  # 8 simulated devices: XLA_FLAGS must be set before JAX is imported
 PAPER = "Rigazzi 2019, DC-S3GD (arXiv 1911.02516): convergence with large global batches"
 CLAIM = (
     "DC-S3GD (stale-synchronous SGD with DC-ASGD delay compensation) reaches the test accuracy "

@@ -57,6 +57,7 @@ from experiments.harness import Summary, device_info, experiment_main, write_out
 from experiments.harness.plotting import plt, save_figure  # noqa: E402
 from jaxml.parallel import DistributedRunError, device_mesh, launch_local  # noqa: E402
 
+FRESH_INTERPRETER = True  # 8 simulated devices: XLA_FLAGS must be set before JAX is imported
 PAPER = "Rigazzi 2019, DC-S3GD (arXiv 1911.02516): step time and scaling vs synchronous SGD"
 CLAIM = (
     "DC-S3GD overlaps the gradient all-reduce with computation, so its step costs no more than a "
