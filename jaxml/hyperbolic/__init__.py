@@ -167,3 +167,8 @@ __all__ = [
     "save_validation_pairs",
     "selection_cost",
 ]
+
+# entropic Gromov-Wasserstein on the kernel-mode Sinkhorn (jaxml.hyperbolic.gw)
+from jaxml.hyperbolic.gw import GWOutput, entropic_gw  # noqa: E402
+
+__all__ += ["GWOutput", "entropic_gw"]

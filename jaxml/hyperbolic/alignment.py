@@ -64,10 +64,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
-from ott.geometry import costs, geometry
-from ott.problems.quadratic import quadratic_problem
-from ott.solvers.linear import sinkhorn
-from ott.solvers.quadratic import gromov_wasserstein
+from ott.geometry import costs
 
 from jaxml._validation import (
     check_bool,
@@ -80,6 +77,7 @@ from jaxml._validation import (
 from jaxml.hyperbolic import poincare
 from jaxml.hyperbolic._checks import check_curvature, check_point_set, check_points
 from jaxml.hyperbolic.cost import PoincareCost, solve_sinkhorn
+from jaxml.hyperbolic.gw import entropic_gw
 from jaxml.hyperbolic.isometry import (
     Isometry,
     apply_isometry,
@@ -682,37 +680,31 @@ def _check_restarts(costs_, log_plans, method: str) -> None:
 def _gromov_wasserstein(
     x, y, *, c, power, epsilon, max_iterations, sinkhorn_threshold, sinkhorn_max_iterations
 ):
-    """ott's entropic GW on the intra-set ``d^p`` matrices (one compiled program per setting).
+    """Entropic GW on the intra-set ``d^p`` matrices (one compiled program per setting).
 
-    The log-plan is built from ott's public output only: the last linearization's potentials
-    and cost matrix, ``(f_i + g_j - C_ij) / eps``, plus the log of GW's mass rescaling
-    ``sqrt(old_transport_mass / transport_mass)`` (``plan = rescale * linear plan``).
+    :func:`~jaxml.hyperbolic.gw.entropic_gw`: ott's ``GromovWasserstein`` iteration (square loss,
+    ``relative_epsilon="std"``, warm-started inner solves) on the kernel-mode
+    :func:`~jaxml.hyperbolic.sinkhorn_fast.sinkhorn_stabilized`. The log-plan is the last
+    solve's own, ``(f_i + g_j - C_ij) / eps`` with that solve's cost ``C``, so it is exactly
+    ``log(plan)`` (finite where the plan underflows) and the matching ranks what GW returned
+    (ott's output only exposes the last potentials next to the cost re-linearized at the final
+    plan, a mix of two iterates).
     """
     dx = PoincareCost(c, power).all_pairs(x, x)
     dy = PoincareCost(c, power).all_pairs(y, y)
-    prob = quadratic_problem.QuadraticProblem(
-        geometry.Geometry(cost_matrix=dx), geometry.Geometry(cost_matrix=dy)
-    )
-    solver = gromov_wasserstein.GromovWasserstein(
-        linear_solver=sinkhorn.Sinkhorn(
-            threshold=sinkhorn_threshold,
-            max_iterations=sinkhorn_max_iterations,
-            implicit_diff=None,
-        ),
-        epsilon=epsilon,
-        relative_epsilon="std",
+    out = entropic_gw(
+        dx,
+        dy,
+        epsilon,
+        relative_epsilon=True,
         max_iterations=max_iterations,
-        store_inner_errors=False,
+        sinkhorn_threshold=sinkhorn_threshold,
+        sinkhorn_max_iterations=sinkhorn_max_iterations,
         # Each linearization's Sinkhorn starts from the previous one's potentials: the same
-        # fixed point in about a third of the time on the WordNet mammal closure.
+        # fixed point in about 2/3 of the iterations on the WordNet mammal closure.
         warm_start=True,
     )
-    out = solver(prob)
-    lin = out.linear_state
-    centered = lin.f[:, None] + lin.g[None, :] - lin.geom.cost_matrix
-    rescale = jnp.sqrt(out.old_transport_mass / lin.transport_mass)
-    log_plan = centered / lin.geom.epsilon + jnp.log(rescale)
-    return out.matrix, log_plan, out.primal_cost
+    return out.plan, out.log_plan, out.cost
 
 
 # ----------------------------------------------------------------------------------------------

@@ -9,11 +9,17 @@ transport problems", Sec. 3):
 
 ``f, g`` start as the row minima of ``C`` and the column minima of ``C - f`` (so no row or column of
 ``K~`` underflows to zero in float32) with ``v = exp(-g / eps)`` (the iterates of the plain loop
-started at ``v = 1``), and every ``check_every`` iterations the scalings are
+started at ``v = 1``). A warm start ``init = (f0, g0)`` (e.g. the previous solve of a slowly
+changing cost, as in Gromov-Wasserstein's outer loop) replaces ``g = 0`` by ``g0``: ``f`` is the
+c-transform ``min_j (C_ij - g0_j)``, ``g`` the column minima of ``C - f`` (``g >= g0``, and again
+every row and column of ``K~`` holds a 1) and ``v = exp((g0 - g) / eps) <= 1``, the plain loop's
+iterate started at ``v = exp(g0 / eps)``. Every ``check_every`` iterations the scalings are
 absorbed into ``f, g`` and ``K~`` recomputed IF ``|log u|`` or ``|log v|`` exceeds
 ``absorb_threshold``, so the common case pays one ``n x m`` matrix-vector product per
-half-iteration and nothing else. With ``threshold > 0`` the marginal error
-``||P^T 1 - b||_1`` is checked at the same points and the loop stops early (``lax.while_loop``);
+half-iteration and nothing else. With ``threshold > 0`` the marginal error is checked at the
+same points for free: after the ``u`` half-step the row marginal is exact, and the column error
+``||v * (K~^T u) - b||_1`` reuses the product the ``v`` half-step needs (ott's criterion: its
+iterations end with the row update too), and the loop stops early (``lax.while_loop``);
 with ``threshold <= 0`` exactly ``num_iterations`` iterations run (in chunks, ``lax.fori_loop``).
 
 Same problem as ott's ``Sinkhorn`` on ``Geometry(cost_matrix=C, epsilon=eps)``; pure, jit- and
@@ -44,7 +50,9 @@ class SinkhornOutput(NamedTuple):
         f: ``[n]`` dual potential (``f + eps log u``).
         g: ``[m]`` dual potential (``g + eps log v``).
         iterations: int32 iterations run.
-        error: ``||P^T 1 - b||_1`` at the end.
+        error: the L1 column-marginal error ``||v * (K~^T u) - b||_1`` of the last check's
+            iterate before its final ``v`` half-step (after which ``P^T 1 = b`` to rounding and
+            the row marginal carries the remaining error).
         absorptions: int32 number of log-domain absorptions (kernel recomputations).
     """
 
@@ -68,6 +76,7 @@ def sinkhorn_stabilized(
     absorb_threshold: float = 30.0,
     one_pass: bool = False,
     block_rows: int | None = None,
+    init: tuple[jax.Array, jax.Array] | None = None,
 ) -> SinkhornOutput:
     """Entropic OT between ``a`` and ``b`` for the cost matrix ``cost`` (see the module doc).
 
@@ -88,6 +97,10 @@ def sinkhorn_stabilized(
             2-core machine). ``False`` (default): two products on a stored ``K~`` and
             ``K~^T``. Same iterates up to float summation order.
         block_rows: rows per block of ``one_pass`` (default: about 256 KiB of float32 rows).
+        init: optional warm start ``(f0, g0)``, ``[n]`` and ``[m]`` dual potentials (e.g. a
+            previous output's ``f, g``). The first half-iteration computes ``u`` from ``v``, so
+            the iterates depend on ``g0`` only (``f0`` is checked, not used); ``g0 = 0`` gives
+            the cold start exactly.
 
     Returns:
         :class:`SinkhornOutput`.
@@ -109,8 +122,21 @@ def sinkhorn_stabilized(
     b = jnp.full((m,), 1.0 / m, dtype) if b is None else check_array(b, "b", shape=(m,)) and b
     a, b = jnp.asarray(a, dtype), jnp.asarray(b, dtype)
     eps = jnp.asarray(epsilon, dtype)
-    f = jnp.min(cost, axis=1)
-    g = jnp.min(cost - f[:, None], axis=0)
+    if init is None:
+        f = jnp.min(cost, axis=1)
+        g = jnp.min(cost - f[:, None], axis=0)
+        v0 = jnp.exp(-g / eps)
+    else:
+        if not isinstance(init, tuple | list) or len(init) != 2:
+            raise TypeError(f"init must be a pair (f0, g0) of [n] and [m] arrays; got {init!r}")
+        check_array(init[0], "init[0] (f0)", shape=(n,), dtype="real")
+        check_array(init[1], "init[1] (g0)", shape=(m,), dtype="real")
+        g0 = jnp.asarray(init[1], dtype)
+        # c-transforms: f_i = min_j (C_ij - g0_j) <= C_ij - g0_j, so g_j = min_i (C_ij - f_i)
+        # >= g0_j and v <= 1; every row and column of K~ holds a 1 (its argmin).
+        f = jnp.min(cost - g0[None, :], axis=1)
+        g = jnp.min(cost - f[:, None], axis=0)
+        v0 = jnp.exp((g0 - g) / eps)
 
     if one_pass:
         # Row blocks of ~256 KiB (float32): block i's K~ v, then u_i, then u_i K~_i while the
@@ -130,10 +156,7 @@ def sinkhorn_stabilized(
                 return w + ub @ kk, ub
 
             w, u = jax.lax.scan(block, jnp.zeros((m,), dtype), (k, a_blk))
-            return u.reshape(-1)[:n], b / w
-
-        def kt_u(k, u):  # K~^T u
-            return jnp.einsum("bi,bij->j", jnp.pad(u, (0, nb * br - n)).reshape(nb, br), k)
+            return u.reshape(-1)[:n], w
 
         def dense(k):
             return k.reshape(nb * br, m)[:n]
@@ -144,19 +167,27 @@ def sinkhorn_stabilized(
             # K~^T is stored too: both half-iterations are then row-major matrix-vector products.
             return k, k.T
 
-        def iterate(k, v):
+        def iterate(k, v):  # u = a / (K~ v) and K~^T u
             u = a / (k[0] @ v)
-            return u, b / (k[1] @ u)
-
-        def kt_u(k, u):
-            return k[1] @ u
+            return u, k[1] @ u
 
         def dense(k):
             return k[0]
 
     def chunk(carry):
         k, u, v, f, g, it, _, absorbed = carry
-        u, v = jax.lax.fori_loop(0, check_every, lambda _, uv: iterate(k, uv[1]), (u, v))
+
+        def step(_, uv):
+            u, w = iterate(k, uv[1])
+            return u, b / w
+
+        u, v = jax.lax.fori_loop(0, check_every - 1, step, (u, v))
+        # The last iteration also measures the error, for free: after u's update the row
+        # marginal is exact, so the column one, v * (K~^T u) against b, is the error (ott's
+        # Sinkhorn measures the same after its row update).
+        u, w = iterate(k, v)
+        err = jnp.sum(jnp.abs(v * w - b))
+        v = b / w
         need = jnp.maximum(jnp.max(jnp.abs(jnp.log(u))), jnp.max(jnp.abs(jnp.log(v))))
         need = (need > absorb_threshold) | ~jnp.all(jnp.isfinite(u)) | ~jnp.all(jnp.isfinite(v))
 
@@ -165,20 +196,24 @@ def sinkhorn_stabilized(
             return kernel(f2, g2), jnp.ones_like(u), jnp.ones_like(v), f2, g2
 
         k, u, v, f, g = jax.lax.cond(need, absorb, lambda _: (k, u, v, f, g), operand=None)
-        err = jnp.sum(jnp.abs(v * kt_u(k, u) - b))
         return k, u, v, f, g, it + check_every, err, absorbed + need.astype(jnp.int32)
 
     # v = exp(-g / eps) is the plain loop's v = 1 in these coordinates (same iterates as the
     # unstabilized loop); each row and column of K~ holds a 1 where g_j = 0, so no division by 0.
-    init = (kernel(f, g), jnp.ones((n,), dtype), jnp.exp(-g / eps), f, g)
-    init = (*init, jnp.zeros((), jnp.int32), jnp.asarray(jnp.inf, dtype), jnp.zeros((), jnp.int32))
+    carry = (kernel(f, g), jnp.ones((n,), dtype), v0, f, g)
+    carry = (
+        *carry,
+        jnp.zeros((), jnp.int32),
+        jnp.asarray(jnp.inf, dtype),
+        jnp.zeros((), jnp.int32),
+    )
     chunks = -(-num_iterations // check_every)
     if threshold > 0:
         out = jax.lax.while_loop(
-            lambda c: (c[5] < chunks * check_every) & (c[6] > threshold), chunk, init
+            lambda c: (c[5] < chunks * check_every) & (c[6] > threshold), chunk, carry
         )
     else:
-        out = jax.lax.fori_loop(0, chunks, lambda _, c: chunk(c), init)
+        out = jax.lax.fori_loop(0, chunks, lambda _, c: chunk(c), carry)
     k, u, v, f, g, it, err, absorbed = out
     plan = u[:, None] * dense(k) * v[None, :]
     return SinkhornOutput(plan, f + eps * jnp.log(u), g + eps * jnp.log(v), it, err, absorbed)
