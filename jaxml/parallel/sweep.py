@@ -6,9 +6,12 @@ data-parallel step (:func:`~jaxml.parallel.step.make_data_parallel_step`) is swe
 (:func:`jaxml.train.sweep`, a checked ``vmap``) over ``L`` configurations and ``S`` seeds and
 scanned over ``T`` steps (:func:`jaxml.train.scan_steps`). Step ``t`` of seed ``s`` trains on the
 global batch ``batch_sampler(...)(keys[s], t)`` of the (replicated) training set, of which
-device ``k`` gathers its contiguous share (:func:`~jaxml.parallel.drivers.shard_sampler`), so
-every configuration of a seed sees the same batches, and a chunk resumed at ``chunk_index``
-draws the batches an uninterrupted run would have drawn.
+device ``k`` gathers its contiguous share (the indices of
+:func:`~jaxml.parallel.drivers.shard_sampler`), so every configuration of a seed sees the same
+batches, and a chunk resumed at ``chunk_index`` draws the batches an uninterrupted run would have
+drawn. A chunk draws its ``T * S`` global batches once, split over the ``K`` devices and
+all-gathered (each draw sorts ``n`` random keys; drawn on every device they cost ~1/3 of the
+DC-S3GD convergence figure's step with ``K = 8``, ``S = 3``), not once per device.
 """
 
 from collections.abc import Callable
@@ -22,9 +25,9 @@ from jax.sharding import Mesh
 
 from jaxml import _validation as v
 from jaxml.models import TrainState, evaluate, init_train_state
-from jaxml.parallel.drivers import put_sharded, shard_map_driver, shard_sampler
+from jaxml.parallel.drivers import put_sharded, shard_map_driver
 from jaxml.parallel.step import make_data_parallel_step
-from jaxml.train import RULES, batch_sampler, sampled_step, scan_steps, sweep
+from jaxml.train import RULES, batch_sampler, scan_steps, sweep
 
 __all__ = ["data_parallel_sweep", "init_sweep_state", "sweep_evaluator"]
 
@@ -77,19 +80,34 @@ def data_parallel_sweep(
         raise ValueError(f"global_batch must be a multiple of the {k} devices; got {b}")
     steps = v.check_int(steps_per_call, "steps_per_call", minimum=1)
     v.check_choice(rule, "rule", RULES)
-    sampler = shard_sampler(batch_sampler(n, b, rule=rule), k, axis)
+    sampler = batch_sampler(n, b, rule=rule)
 
-    def one_run(state, t, hparam, key, x, y):  # one (configuration, seed) on one device
+    def chunk_indices(keys, start):  # -> this device's share [T, S, B // K] of each batch
+        s = keys.shape[0]
+        total = steps * s
+        per_device = -(-total // k)
+        p = jax.lax.axis_index(axis) * per_device + jnp.arange(per_device, dtype=jnp.int32)
+        p = jnp.minimum(p, total - 1)  # padding rows repeat the last draw (dropped below)
+        drawn = jax.vmap(sampler)(keys[p % s], start + p // s)  # [per_device, B]
+        every = jax.lax.all_gather(drawn, axis, tiled=True)[:total]  # [T * S, B]
+        every = every.reshape(steps, s, b)
+        return jax.lax.dynamic_slice_in_dim(every, jax.lax.axis_index(axis) * (b // k), b // k, 2)
+
+    def one_run(state, idx, hparam, x, y):  # one (configuration, seed) on one device
         step = make_data_parallel_step(apply_fn, optimizer_fn(hparam), axis_name=axis)
-        return sampled_step(step, sampler, key)(state, t, x, y)
+        return step(state, jnp.take(x, idx, axis=0), jnp.take(y, idx, axis=0))
 
-    per_seed = sweep(one_run, in_axes=(0, None, None, 0, None, None))
-    per_config = sweep(per_seed, in_axes=(0, None, 0, None, None, None))
+    per_seed = sweep(one_run, in_axes=(0, 0, None, None, None))
+    per_config = sweep(per_seed, in_axes=(0, None, 0, None, None))
+
+    def one_step(state, t, hparams, idx, start, x, y):
+        return per_config(state, idx[t - start], hparams, x, y)
 
     def device_chunk(state, x, y, keys, hparams, chunk_index):
-        args = (hparams, keys, x, y)
-        start = chunk_index * steps
-        state, metrics = scan_steps(per_config, state, num_steps=steps, start_step=start, args=args)
+        start = jnp.asarray(chunk_index, jnp.int32) * steps
+        idx = chunk_indices(keys, start)
+        args = (hparams, idx, start, x, y)
+        state, metrics = scan_steps(one_step, state, num_steps=steps, start_step=start, args=args)
         return state, metrics["loss"]
 
     return shard_map_driver(
