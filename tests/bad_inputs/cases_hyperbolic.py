@@ -753,3 +753,48 @@ EXEMPT = {
     F + "OrbitBounds": "an output NamedTuple, built by hierarchy_orbit_sizes",
     F + "SelectionResult": "an output NamedTuple, built by align_setting",
 }
+
+# entropic_gw (jaxml.hyperbolic.gw)
+_D3 = np.array([[0.0, 1.0, 2.0], [1.0, 0.0, 1.5], [2.0, 1.5, 0.0]])
+_D3_NAN = _D3.copy()
+_D3_NAN[0, 1] = NAN
+
+
+def _gw(**kw):
+    args = {"dx": _D3, "dy": _D3, "epsilon": 0.1}
+    args.update(kw)
+    return h.entropic_gw(args.pop("dx"), args.pop("dy"), args.pop("epsilon"), **args)
+
+
+CASES += [
+    *_cases(
+        "entropic_gw",
+        "dx",
+        [
+            ("1-D", lambda: _gw(dx=np.ones(3))),
+            ("not square", lambda: _gw(dx=np.ones((3, 2)))),
+            ("NaN", lambda: _gw(dx=_D3_NAN)),
+        ],
+    ),
+    *_cases("entropic_gw", "dy", [("a string", lambda: _gw(dy="dy"))]),
+    *_cases(
+        "entropic_gw",
+        "epsilon",
+        [("zero", lambda: _gw(epsilon=0.0)), ("NaN", lambda: _gw(epsilon=NAN))],
+    ),
+    *_cases("entropic_gw", "a", [("wrong length", lambda: _gw(a=np.ones(2) / 2))]),
+    *_cases("entropic_gw", "b", [("negative", lambda: _gw(b=-np.ones(3) / 3))]),
+    *_cases("entropic_gw", "relative_epsilon", [("a string", lambda: _gw(relative_epsilon="std"))]),
+    *_cases("entropic_gw", "max_iterations", [("zero", lambda: _gw(max_iterations=0))]),
+    *_cases("entropic_gw", "min_iterations", [("a float", lambda: _gw(min_iterations=1.5))]),
+    *_cases("entropic_gw", "threshold", [("zero", lambda: _gw(threshold=0.0))]),
+    *_cases(
+        "entropic_gw", "sinkhorn_threshold", [("negative", lambda: _gw(sinkhorn_threshold=-1))]
+    ),
+    *_cases(
+        "entropic_gw", "sinkhorn_max_iterations", [("zero", lambda: _gw(sinkhorn_max_iterations=0))]
+    ),
+    *_cases("entropic_gw", "warm_start", [("a string", lambda: _gw(warm_start="yes"))]),
+    *_cases("entropic_gw", "one_pass", [("None", lambda: _gw(one_pass=None))]),
+]
+EXEMPT[F + "GWOutput"] = "an output NamedTuple, built by entropic_gw"
