@@ -17,7 +17,7 @@ import numpy as np
 import optax
 
 from jaxml import _validation as v
-from jaxml.train import batch_sampler, sweep
+from jaxml.train import batch_sampler, scan_steps, sweep
 from jaxml.vae.collapse import active_units, collapsed_dims, linear_collapse_prediction
 from jaxml.vae.deep_vae import (
     GaussianVAE,
@@ -101,6 +101,38 @@ def make_vae_sweep_step(
         return vae_step(states, x_batch, jax.random.fold_in(noise_key, t))
 
     return step
+
+
+def make_vae_sweep_chunk(
+    model: GaussianVAE,
+    optimizer: optax.GradientTransformation,
+    key: jax.Array,
+    *,
+    num_train: int,
+    batch_size: int,
+    steps_per_call: int,
+) -> Callable:
+    """Builds ``chunk(states [c, ...], chunk_index, x_train [num_train, d]) -> (states, logs)``.
+
+    ``T = steps_per_call`` steps of :func:`make_vae_sweep_step` (same ``key``) as one
+    :func:`jaxml.train.scan_steps`: call ``i`` runs steps ``i * T, ..., i * T + T - 1``, so ``T``
+    chunks of one step, one chunk of ``T`` steps and ``T`` calls of the step draw the same batches
+    and noise (a resumed run is identical). One dispatch per ``T`` steps instead of per step
+    (~12 % of a step of the 13-configuration digits sweep on CPU). ``logs`` are the step's
+    ``[c]`` logs stacked ``[T, c]``. Jit-safe (jit it with ``donate_argnums=0``).
+
+    Args:
+        model, optimizer, key, num_train, batch_size: as for :func:`make_vae_sweep_step`.
+        steps_per_call: ``T >= 1``.
+    """
+    steps = v.check_int(steps_per_call, "steps_per_call", minimum=1)
+    step = make_vae_sweep_step(model, optimizer, key, num_train=num_train, batch_size=batch_size)
+
+    def chunk(states: VAETrainState, chunk_index, x_train):
+        start = jnp.asarray(chunk_index, jnp.int32) * steps
+        return scan_steps(step, states, num_steps=steps, start_step=start, args=(x_train,))
+
+    return chunk
 
 
 def make_vae_sweep_eval(
