@@ -221,6 +221,7 @@ def run(config: Config, workdir: Path) -> dict:
     arms_solver = ift.augmentation_arms(model.apply, net, inner, optax.adam(config.outer_lr), **kw)
     root = jax.random.key(config.seed)
     seed_keys = jax.random.split(jax.random.fold_in(root, 1), config.num_seeds)
+    seeds = range(config.num_seeds)
 
     def init_seed(key):
         params = model.init(jax.random.fold_in(key, 0), x_tr[:1])
@@ -238,9 +239,12 @@ def run(config: Config, workdir: Path) -> dict:
         aug_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
         return arms_solver.update(state, (x_tr[idx], y_tr[idx], aug_keys), (x_out, y_out))
 
-    def step_all(states, step):
-        states, logs = jax.lax.map(lambda a: step_seed(a[0], a[1], step), (states, seed_keys))
-        return states, {k: jnp.sum(v) for k, v in logs.items()}
+    def step_all(states, step):  # seeds unrolled: 2x less CPU than a lax.map over them
+        unstack = lambda s: jax.tree.map(lambda a: a[s], states)
+        outs = [step_seed(unstack(s), seed_keys[s], step) for s in seeds]
+        stack = lambda *leaves: jnp.stack(leaves)
+        logs = {k: sum(out[1][k].astype(jnp.int32) for out in outs) for k in outs[0][1]}
+        return jax.tree.map(stack, *[out[0] for out in outs]), logs
 
     splits = {"test": (x_te, y_te), "val": (x_val, y_val), "outer": (x_out, y_out)}
     ck, root_4 = jax.random.fold_in(root, 3), jax.random.fold_in(root, 4)  # change, examples
