@@ -10,17 +10,18 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.tree_util as jtu
-from ott.geometry import costs, geometry
-from ott.problems.linear import linear_problem
-from ott.solvers.linear import sinkhorn
+from ott.geometry import costs
 
 from jaxml._validation import check_positive
 from jaxml.hyperbolic import poincare
 from jaxml.hyperbolic._checks import check_curvature, check_same_dim
+from jaxml.hyperbolic.sinkhorn_fast import sinkhorn_stabilized
 
-__all__ = ["PoincareCost"]
+__all__ = ["PoincareCost", "SinkhornSolution", "solve_sinkhorn"]
 
 
 @jtu.register_pytree_node_class
@@ -82,15 +83,30 @@ class PoincareCost(costs.CostFn):
         return hash((type(self).__name__, self.c, self.power))
 
 
-def solve_sinkhorn(cost, epsilon, init, *, threshold: float, max_iterations: int):
-    """ott's Sinkhorn on a dense ``cost`` matrix at an absolute ``epsilon``, warm-started.
+class SinkhornSolution(NamedTuple):
+    """What :func:`solve_sinkhorn` returns: ``matrix [n, m]`` (the plan, ott's name), the dual
+    potentials ``f [n]`` and ``g [m]``, the iterations run and the final marginal error."""
 
-    The one Sinkhorn call shared by the isometric and the deep registration solvers: uniform
-    marginals, ``init = (f, g)`` potentials (or ``(None, None)``), no implicit differentiation
-    (the solvers never differentiate through the plan). Returns ott's ``SinkhornOutput``.
+    matrix: jax.Array
+    f: jax.Array
+    g: jax.Array
+    iterations: jax.Array
+    error: jax.Array
+
+
+def solve_sinkhorn(cost, epsilon, init, *, threshold: float, max_iterations: int):
+    """Entropic OT on a dense ``cost`` matrix at an absolute ``epsilon``, warm-started.
+
+    The one Sinkhorn call shared by the isometric and the deep registration solvers and the
+    selection cost: uniform marginals, ``init = (f, g)`` potentials (zeros: a cold start), no
+    differentiation through the plan. It runs
+    :func:`jaxml.hyperbolic.sinkhorn_fast.sinkhorn_stabilized` (kernel mode with log-domain
+    absorption; the same problem and stopping rule as ott's log-domain ``Sinkhorn``, which this
+    used before: ~4x faster on CPU and far quicker to compile, docs/performance.md), stopping when
+    the marginal error checked every 10 iterations is below ``threshold``. Returns a
+    :class:`SinkhornSolution`.
     """
-    geom = geometry.Geometry(cost_matrix=cost, epsilon=epsilon)
-    solver = sinkhorn.Sinkhorn(
-        threshold=threshold, max_iterations=max_iterations, implicit_diff=None
+    out = sinkhorn_stabilized(
+        cost, epsilon, num_iterations=max_iterations, threshold=threshold, init=init
     )
-    return solver(linear_problem.LinearProblem(geom), init=init)
+    return SinkhornSolution(out.plan, out.f, out.g, out.iterations, out.error)
