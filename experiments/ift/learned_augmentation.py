@@ -17,7 +17,7 @@ Why it does not reproduce (3-seed, 600-hyperstep run): the held-out cross-entrop
 0.249 vs plain 0.284; test loss -0.016, SE 0.004), accuracy does not (-0.0009, SE 0.0046): the
 augmenter (mean |aug(x) - x| = 0.10) makes the MLP less confident without moving its decisions
 (Lorraine et al.: a UNet, a ResNet-18, 50k CIFAR-10 images). Quick: 5 seeds x 360 hypersteps (3 x
-600 before; flat from hyperstep 50) in one ``lax.map`` (vmapped convs are slow on CPU).
+600 before; flat from hyperstep 50), the seeds unrolled in one program (vmap / lax.map: 1.6x / 2x).
 
     python -m experiments.ift.learned_augmentation --scale quick  # -> results/ift/...
 """
@@ -221,7 +221,6 @@ def run(config: Config, workdir: Path) -> dict:
     arms_solver = ift.augmentation_arms(model.apply, net, inner, optax.adam(config.outer_lr), **kw)
     root = jax.random.key(config.seed)
     seed_keys = jax.random.split(jax.random.fold_in(root, 1), config.num_seeds)
-    seeds = range(config.num_seeds)
 
     def init_seed(key):
         params = model.init(jax.random.fold_in(key, 0), x_tr[:1])
@@ -239,12 +238,10 @@ def run(config: Config, workdir: Path) -> dict:
         aug_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
         return arms_solver.update(state, (x_tr[idx], y_tr[idx], aug_keys), (x_out, y_out))
 
-    def step_all(states, step):  # seeds unrolled: 2x less CPU than a lax.map over them
-        unstack = lambda s: jax.tree.map(lambda a: a[s], states)
-        outs = [step_seed(unstack(s), seed_keys[s], step) for s in seeds]
-        stack = lambda *leaves: jnp.stack(leaves)
-        logs = {k: sum(out[1][k].astype(jnp.int32) for out in outs) for k in outs[0][1]}
-        return jax.tree.map(stack, *[out[0] for out in outs]), logs
+    def step_all(states, step):  # seeds unrolled: a lax.map over them took 2x the CPU
+        per_seed = lambda s: step_seed(jax.tree.map(lambda a: a[s], states), seed_keys[s], step)
+        new, logs = zip(*[per_seed(s) for s in range(config.num_seeds)], strict=True)
+        return jax.tree.map(lambda *a: jnp.stack(a), *new), jax.tree.map(lambda *a: sum(a), *logs)
 
     splits = {"test": (x_te, y_te), "val": (x_val, y_val), "outer": (x_out, y_out)}
     ck, root_4 = jax.random.fold_in(root, 3), jax.random.fold_in(root, 4)  # change, examples
