@@ -12,7 +12,7 @@ no isometry can (Alvarez-Melis, Mroueh & Jaakkola 2020, Sec. 5).
 Training (:meth:`DeepRegistration.run`, pure, jit/vmap-able) has two losses, chosen by
 ``DeepRegistration.loss``:
 
-* ``"alternating"`` (default): ``num_outer`` entropic OT solves (ott Sinkhorn, warm-started
+* ``"alternating"`` (default): ``num_outer`` entropic OT solves (``solve_sinkhorn``, warm-started
   potentials, epsilon annealed geometrically), each followed by ``inner_steps`` optimizer steps
   (Adam on the kernels, Riemannian Adam on the Mobius biases) with the plan ``P`` held fixed, on
   the plan's barycentric targets (``inner_loss="barycentric"``) or on ``<P, C(f_theta(x), y)>``

@@ -113,7 +113,7 @@ def selection_cost(
     ``C_ij = d(f(x)_i, y_j)^power`` (Poincare distance, curvature ``-c``), ``s`` the standard
     deviation of the target's own cost matrix ``d(y_j, y_k)^power`` (it does not depend on the
     map, so every setting is scored on one scale), and ``P`` the entropic OT plan of ``C`` with
-    uniform marginals at absolute epsilon ``epsilon * s`` (ott Sinkhorn).
+    uniform marginals at absolute epsilon ``epsilon * s`` (``solve_sinkhorn``).
 
     Args:
         mapped_x: ``[n, d]`` the registered source points.
