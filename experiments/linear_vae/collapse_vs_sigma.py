@@ -9,8 +9,9 @@ initial value ends with (almost) no collapse, while a large initial value may st
     python -m experiments.linear_vae.collapse_vs_sigma --scale quick
 
 Every configuration (a geometric grid of fixed sigma^2 values plus learned sigma^2 from a small and
-a large initial value) trains in ONE compiled program (:mod:`jaxml.vae.sigma_sweep`) of 250 steps
-per call, all seeing the same mini-batches (a function of the step index: resuming is exact).
+a large initial value) trains in ONE compiled program (:mod:`jaxml.vae.sigma_sweep`) run as
+scans of ``steps_per_call`` steps, all seeing the same mini-batches (a function of the step
+index: a resumed run is bit-identical).
 
 Verdict rule (all must hold; :data:`THRESHOLDS`), on the fixed-sigma^2 runs (test split): (1) the
 collapsed fraction grows by >= 0.5 from the smallest to the largest sigma^2; (2) Spearman(measured,
@@ -95,26 +96,30 @@ class Config:
     eval_samples: int = 8
     eval_every: int = 250
     checkpoint_every: int = 2000
+    steps_per_call: int = 250  # steps per compiled call (one scan); divides the periods above
     # A dimension is "weakly used" when its mean test KL is < weak_kl nats (reported only).
     weak_kl: float = 0.1
 
     SCALES: ClassVar[dict] = {
         "full": dict(num_steps=30_000, hidden=(512, 512), latent_dim=32, eval_every=1000)
         | dict(sigma2_grid=(0.0003, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0))
-        | dict(learned_inits=(0.0003, 1.0, 10.0), checkpoint_every=5000),
+        | dict(learned_inits=(0.0003, 1.0, 10.0), checkpoint_every=5000, steps_per_call=1000),
         "tiny": dict(num_steps=20, latent_dim=4, hidden=(16,), batch_size=32, eval_samples=2)
-        | dict(sigma2_grid=(0.01, 0.3), learned_inits=(0.01,), eval_every=10, checkpoint_every=10),
+        | dict(sigma2_grid=(0.01, 0.3), learned_inits=(0.01,), eval_every=10, checkpoint_every=10)
+        | dict(steps_per_call=1),
     }
 
     def __post_init__(self):  # hidden, eps, delta: checked by jaxml.vae when run
         names = ("latent_dim", "batch_size", "num_steps", "eval_every", "checkpoint_every")
-        require_at_least(self, 1, *names, "eval_samples")
+        require_at_least(self, 1, *names, "eval_samples", "steps_per_call")
+        periods = (self.num_steps, self.eval_every, self.checkpoint_every)
         grid, inits = list(self.sigma2_grid), list(self.learned_inits)
         for name, wrong in (
             ("dataset", self.dataset not in DATASETS),
             ("sigma2_grid", len(grid) < 2 or grid != sorted(grid) or min(grid) <= 0),
             ("learned_inits", any(not v > 0 for v in inits)),
             ("learning_rate", not self.learning_rate > 0),
+            ("steps_per_call", any(n % self.steps_per_call for n in periods)),
         ):
             if wrong:  # the grid: >= 2 increasing values > 0; datasets: DATASETS
                 raise ValueError(f"{name} is invalid (see Config): got {getattr(self, name)!r}")
@@ -173,11 +178,7 @@ def plot(config: Config, m: dict, path: Path) -> None:
 def run(config: Config, workdir: Path) -> dict:
     """Trains the whole sweep as one vmapped program; writes metrics, config and the figure."""
     workdir, t0 = Path(workdir), time.perf_counter()
-    load = {
-        "digits": lambda: load_digits(seed=config.seed),
-        "mnist1d": lambda: load_mnist1d(seed=config.seed),
-    }
-    data = load[config.dataset]()
+    data = {"digits": load_digits, "mnist1d": load_mnist1d}[config.dataset](seed=config.seed)
     x_train = jnp.asarray(data.train.x)
     x_val, x_test = jnp.asarray(data.val.x), jnp.asarray(data.test.x)
     num_train, data_dim = x_train.shape
@@ -193,8 +194,7 @@ def run(config: Config, workdir: Path) -> dict:
     flags = (False,) * len(config.sigma2_grid) + (True,) * len(config.learned_inits)
     init = lambda k: init_vae_sweep(model, optimizer, k, sigma2s, flags)  # noqa: E731
     states0 = jax.jit(init)(jax.random.fold_in(key, 1))
-    # T steps per call (one scan): eval and checkpoint periods are multiples of T
-    per_call = math.gcd(config.num_steps, config.eval_every, config.checkpoint_every)
+    per_call = config.steps_per_call
     sizes = {"num_train": num_train, "batch_size": config.batch_size, "steps_per_call": per_call}
     sweep_chunk = make_vae_sweep_chunk(model, optimizer, jax.random.fold_in(key, 2), **sizes)
 
