@@ -350,6 +350,11 @@ CASES = [
         "make_poincare_trainer", "optimizer", [("a string", lambda: _trainer(optimizer="sgd"))]
     ),
     *_cases(
+        "make_poincare_trainer",
+        "num_runs",
+        [("0", lambda: _trainer(num_runs=0)), ("2.0", lambda: _trainer(num_runs=2.0))],
+    ),
+    *_cases(
         "train_poincare_embeddings",
         "num_epochs",
         [("0", lambda: h.train_poincare_embeddings(_edges, 4, 2, _key, num_epochs=0))],
