@@ -16,6 +16,14 @@ from jaxml.compress import (
     lc_theta,
     search_density,
 )
+from jaxml.compress.classify import (
+    fit,
+    fit_steps,
+    recover,
+    recover_init,
+    recover_result,
+    recover_steps,
+)
 from jaxml.train import optax_scan
 
 
@@ -91,3 +99,38 @@ def test_gp_search_finds_a_known_threshold_within_ten_evaluations(x0):
     assert len(calls) <= 10 and len(res.densities) == len(calls)
     assert f(res.density) >= target  # feasible
     assert res.density >= d_star and np.log10(res.density / d_star) <= 0.03  # within 7 %
+
+
+@pytest.mark.parametrize("method", ["direct", "lc"])
+def test_recover_in_unrolled_chunks_equals_one_recover(x64, method):
+    # recover_init -> recover_steps over chunks (4 + 3 steps, the second across a C-step,
+    # unrolled) -> recover_result is the same run as one recover (same batches, same updates);
+    # fit_steps likewise for fit.
+    rng = np.random.default_rng(3)
+    x = jnp.asarray(rng.normal(size=(40, 6)))
+    y = jnp.asarray(rng.integers(0, 3, size=40), jnp.int32)
+    apply = lambda p, xb: xb @ p["w"] + p["b"]  # noqa: E731
+    p0 = {"w": jnp.asarray(rng.normal(size=(6, 3))), "b": jnp.zeros(3)}
+    scheme, opt = Prune(0.4), optax.adam(0.05)
+    kw = {"method": method, "optimizer": opt, "l_steps": 3, "mu_init": 0.1}
+    train = {"batch_size": 16, "key": jax.random.key(5)}
+    want = recover(scheme, apply, p0, x, y, num_steps=7, **kw, **train)
+    state = recover_init(scheme, p0, **kw)
+    for n in (4, 3):
+        state = recover_steps(scheme, apply, state, x, y, num_steps=n, unroll=n, **kw, **train)
+    assert int(state.step) == 7
+    got = recover_result(scheme, state, method=method)
+    for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(got), strict=True):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-12, atol=1e-12)
+    with pytest.raises(TypeError, match="RecoverState"):
+        recover_result(scheme, (p0, None), method=method)
+    if method == "lc":
+        return
+    params, s = p0, opt.init(p0)
+    for t0, n in ((0, 4), (4, 3)):
+        params, s = fit_steps(
+            apply, params, s, x, y, optimizer=opt, num_steps=n, start_step=t0, **train
+        )
+    full = fit(apply, p0, x, y, optimizer=opt, num_steps=7, **train)
+    for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(params), strict=True):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-12, atol=1e-12)
