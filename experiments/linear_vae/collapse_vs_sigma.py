@@ -42,8 +42,8 @@ from jaxml.vae import (
     covariance_eigh,
     init_vae_sweep,
     linear_band,
-    make_vae_sweep_chunk,
     make_vae_sweep_eval,
+    make_vae_sweep_step,
     sweep_collapse_records,
 )
 
@@ -196,7 +196,7 @@ def run(config: Config, workdir: Path) -> dict:
     states0 = jax.jit(init)(jax.random.fold_in(key, 1))
     per_call = config.steps_per_call
     sizes = {"num_train": num_train, "batch_size": config.batch_size, "steps_per_call": per_call}
-    sweep_chunk = make_vae_sweep_chunk(model, optimizer, jax.random.fold_in(key, 2), **sizes)
+    sweep_chunk = make_vae_sweep_step(model, optimizer, jax.random.fold_in(key, 2), **sizes)
 
     def chunk_and_log(states, chunk_index, x):
         states, logs = sweep_chunk(states, chunk_index, x)  # logs [T, configs]

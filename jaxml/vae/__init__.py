@@ -50,7 +50,6 @@ from jaxml.vae.ppca import (
 )
 from jaxml.vae.sigma_sweep import (
     init_vae_sweep,
-    make_vae_sweep_chunk,
     make_vae_sweep_eval,
     make_vae_sweep_step,
     sweep_collapse_records,
@@ -84,7 +83,6 @@ __all__ = [
     "linear_vae_kl_per_dim",
     "linear_vae_optimal_encoder",
     "linear_vae_posterior_error",
-    "make_vae_sweep_chunk",
     "make_vae_sweep_eval",
     "make_vae_sweep_step",
     "make_vae_train_step",

@@ -14,7 +14,6 @@ from jaxml.vae import (
     init_vae_sweep,
     linear_band,
     linear_collapse_prediction,
-    make_vae_sweep_chunk,
     make_vae_sweep_eval,
     make_vae_sweep_step,
     make_vae_train_step,
@@ -62,22 +61,24 @@ def test_sweep_step_equals_single_config_steps(swept):
     assert abs(float(jnp.exp(states.log_sigma2[2])) - SIGMA2S[2]) > 1e-4
 
 
-def test_sweep_chunk_equals_the_steps(swept):
-    """One chunk of 3 steps, and 3 chunks of 1 (a resumed run), equal 3 calls of the step."""
+def test_sweep_step_chunks_equal_the_single_steps(swept):
+    """steps_per_call=3: call c runs steps 3c .. 3c+2 (same batches and noise as single steps)."""
     x_train, states, logs = swept
     sizes = {"num_train": 50, "batch_size": 16}
-    chunk3 = jax.jit(make_vae_sweep_chunk(MODEL, OPT, jax.random.key(3), **sizes, steps_per_call=3))
-    chunk1 = jax.jit(make_vae_sweep_chunk(MODEL, OPT, jax.random.key(3), **sizes, steps_per_call=1))
+    chunk = jax.jit(make_vae_sweep_step(MODEL, OPT, jax.random.key(3), **sizes, steps_per_call=3))
+    step = jax.jit(make_vae_sweep_step(MODEL, OPT, jax.random.key(3), **sizes))
     start = init_vae_sweep(MODEL, OPT, KEY, SIGMA2S, LEARN)
-    one, logs3 = chunk3(start, 0, x_train)
+    first, logs3 = chunk(start, 0, x_train)
     assert logs3["elbo"].shape == (3, 3)  # [steps, configs]
-    three = start
-    for c in range(3):
-        three, logs1 = chunk1(three, c, x_train)
-    for got, got_logs in ((one, logs3["elbo"][-1]), (three, logs1["elbo"][-1])):
-        chex.assert_trees_all_close(got, states, rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(got_logs, logs["elbo"], rtol=1e-5)
-    assert int(one.step[0]) == 3
+    chex.assert_trees_all_close(first, states, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(logs3["elbo"][-1], logs["elbo"], rtol=1e-5)
+    second, logs6 = chunk(first, 1, x_train)  # steps 3, 4, 5
+    single = states
+    for t in range(3, 6):
+        single, single_logs = step(single, t, x_train)
+    chex.assert_trees_all_close(second, single, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(logs6["elbo"][-1], single_logs["elbo"], rtol=1e-5)
+    assert int(second.step[0]) == 6
 
 
 def test_sweep_eval_and_records(swept):
