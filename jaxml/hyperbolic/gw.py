@@ -22,9 +22,10 @@ starting from the product coupling ``P_0 = a b^T``. It is the same iteration as 
 
 Differences from ott (none changes the iteration's fixed points): the inner Sinkhorn is
 :func:`~jaxml.hyperbolic.sinkhorn_fast.sinkhorn_stabilized` (kernel mode with log-domain
-absorption instead of log-sum-exp iterations; it updates ``u`` then ``v`` where ott updates ``g``
-then ``f``, so its exact marginal is the column one and its stopping error is the row one, both
-L1 like ott's, checked every 10 iterations); ``std(C)`` is computed directly rather than from
+absorption instead of log-sum-exp iterations; its stopping error is ott's, the L1 column error
+right after the row update, checked every 10 iterations, but each of its iterations ends with one
+more column update, so the returned plan's exact marginal is ``b``, not ``a``; and a warm start
+enters through ``g`` alone, see its ``init``); ``std(C)`` is computed directly rather than from
 ``E[C^2] - E[C]^2``; and ott's output rescaling ``sqrt(previous mass / mass)`` is left out: in
 the balanced case every solve's plan has mass ``sum b = 1`` to rounding, so that factor is 1.
 Pure, jit- and vmap-safe (nested ``lax.while_loop``), no host synchronization.
@@ -119,8 +120,8 @@ def entropic_gw(
             iteration, single-threaded: about 2/3 of the CPU time, same iterates to rounding).
 
     Returns:
-        :class:`GWOutput`. Invariant at a converged solve: ``plan.sum(0) == b`` to rounding and
-        ``plan.sum(1) == a`` to ``sinkhorn_threshold`` (L1).
+        :class:`GWOutput`. Invariant: ``plan.sum(0) == b`` to rounding; ``plan.sum(1) == a``
+        to about ``sinkhorn_threshold`` (L1) when the last solve converged.
 
     Raises:
         TypeError/ValueError: bad shapes, dtypes, weights or settings (value checks when
