@@ -162,6 +162,12 @@ def test_sinkhorn_warm_start_same_plan_fewer_iterations(x64):
     plain = sinkhorn_stabilized(c2, eps, num_iterations=5000, threshold=1e-10)
     assert int(plain.iterations) == int(cold.iterations)
     np.testing.assert_allclose(np.asarray(plain.plan), np.asarray(cold.plan), rtol=1e-12)
+    # one read of the kernel per iteration (what align's GW runs): the same warm-started solve
+    one = sinkhorn_stabilized(
+        c2, eps, num_iterations=5000, threshold=1e-10, init=(first.f, first.g), one_pass=True
+    )
+    assert int(one.iterations) == int(warm.iterations)
+    np.testing.assert_allclose(np.asarray(one.plan), np.asarray(warm.plan), rtol=1e-9, atol=1e-15)
     # a solution is a fixed point: the first check already stops
     assert int(run(c2, eps, (cold.f, cold.g)).iterations) == 10
     # a tiny epsilon (exp(-C / eps) underflows even in float64) from another cost's
