@@ -130,6 +130,42 @@ def test_augment_net_starts_as_identity_and_distillation_shapes():
     assert isinstance(net, nn.Module)
 
 
+@pytest.mark.parametrize("shape", [(5, 3, 2, 5), (3, 5, 6, 1)])
+def test_augment_net_convolution_matches_xla_conv_and_its_gradients(x64, shape):
+    # im2col (few input channels) and per-offset maps (one output channel) vs XLA's conv.
+    from jaxml.implicit.hparams.augmentation import _conv_same
+
+    kx, kw = jax.random.split(jax.random.key(0))
+    x = jax.random.normal(kx, (2, 6, 5, shape[2]), jnp.float64)
+    w = jax.random.normal(kw, shape, jnp.float64)
+    dn = jax.lax.conv_dimension_numbers(x.shape, w.shape, ("NHWC", "HWIO", "NHWC"))
+    ref = lambda x, w: jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=dn)
+    ours = lambda x, w: _conv_same(x, w, (1, 1), "SAME", dimension_numbers=dn)
+    for fn in (ours, jax.jit(ours)):
+        np.testing.assert_allclose(fn(x, w), ref(x, w), rtol=1e-12, atol=1e-12)
+    grads = [
+        jax.grad(lambda x, w, c=c: jnp.sum(jnp.sin(c(x, w))), (0, 1))(x, w) for c in (ours, ref)
+    ]
+    for g, g_ref in zip(*grads, strict=True):
+        np.testing.assert_allclose(g, g_ref, rtol=1e-12, atol=1e-12)
+
+
+def test_augment_net_equals_its_definition_with_xla_convolutions(x64):
+    net, nhwc = AugmentNet(features=(3,), scale=0.5), ("NHWC", "HWIO", "NHWC")
+    x = jax.random.uniform(jax.random.key(0), (2, 5, 4, 1), jnp.float64)
+    hp = net.init(jax.random.key(1), x, x)
+    noisy = lambda a: a.astype(jnp.float64) + jax.random.normal(jax.random.key(2), a.shape)
+    hp = jax.tree.map(noisy, hp)  # float64 and non-zero (the output layer starts at zero)
+    conv = lambda h, p: (
+        jax.lax.conv_general_dilated(h, p["kernel"], (1, 1), "SAME", dimension_numbers=nhwc)
+        + p["bias"]
+    )
+    noise = jax.random.normal(jax.random.key(3), x.shape, x.dtype)
+    h = jax.nn.relu(conv(jnp.concatenate([x, noise], -1), hp["params"]["conv_0"]))
+    expected = x + 0.5 * jnp.tanh(conv(h, hp["params"]["out"]))
+    np.testing.assert_allclose(net.apply(hp, x, noise), expected, rtol=1e-12, atol=1e-12)
+
+
 def test_chunked_mean_equals_the_plain_mean_and_its_gradient():
     from jaxml.implicit import chunked_mean
 
