@@ -130,24 +130,23 @@ def test_augment_net_starts_as_identity_and_distillation_shapes():
     assert isinstance(net, nn.Module)
 
 
-@pytest.mark.parametrize("shape", [(5, 3, 2, 5), (3, 5, 6, 1)])
-def test_augment_net_convolution_matches_xla_conv_and_its_gradients(x64, shape):
+def test_augment_net_convolutions_match_xla_conv_and_gradients(x64):
     # im2col (few input channels) and per-offset maps (one output channel) vs XLA's conv.
     from jaxml.implicit.hparams.augmentation import _conv_same
 
-    kx, kw = jax.random.split(jax.random.key(0))
-    x = jax.random.normal(kx, (2, 6, 5, shape[2]), jnp.float64)
-    w = jax.random.normal(kw, shape, jnp.float64)
-    dn = jax.lax.conv_dimension_numbers(x.shape, w.shape, ("NHWC", "HWIO", "NHWC"))
-    ref = lambda x, w: jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=dn)
-    ours = lambda x, w: _conv_same(x, w, (1, 1), "SAME", dimension_numbers=dn)
-    for fn in (ours, jax.jit(ours)):
-        np.testing.assert_allclose(fn(x, w), ref(x, w), rtol=1e-12, atol=1e-12)
-    grads = [
-        jax.grad(lambda x, w, c=c: jnp.sum(jnp.sin(c(x, w))), (0, 1))(x, w) for c in (ours, ref)
-    ]
-    for g, g_ref in zip(*grads, strict=True):
-        np.testing.assert_allclose(g, g_ref, rtol=1e-12, atol=1e-12)
+    for shape, jit in (((5, 3, 2, 5), jax.jit), ((3, 5, 6, 1), lambda f: f)):
+        kx, kw = jax.random.split(jax.random.key(shape[2]))
+        x = jax.random.normal(kx, (2, 6, 5, shape[2]), jnp.float64)
+        w = jax.random.normal(kw, shape, jnp.float64)
+        dn = jax.lax.conv_dimension_numbers(x.shape, w.shape, ("NHWC", "HWIO", "NHWC"))
+        ref = lambda x, w, dn=dn: jax.lax.conv_general_dilated(
+            x, w, (1, 1), "SAME", dimension_numbers=dn
+        )
+        ours = jit(lambda x, w, dn=dn: _conv_same(x, w, (1, 1), "SAME", dimension_numbers=dn))
+        np.testing.assert_allclose(ours(x, w), ref(x, w), rtol=1e-12, atol=1e-12)
+        grads = [jax.grad(lambda *a, c=c: jnp.sum(jnp.sin(c(*a))), (0, 1)) for c in (ours, ref)]
+        for g, g_ref in zip(grads[0](x, w), grads[1](x, w), strict=True):
+            np.testing.assert_allclose(g, g_ref, rtol=1e-12, atol=1e-12)
 
 
 def test_augment_net_equals_its_definition_with_xla_convolutions(x64):
