@@ -105,7 +105,7 @@ def test_gp_search_finds_a_known_threshold_within_ten_evaluations(x0):
 def test_recover_in_unrolled_chunks_equals_one_recover(x64, method):
     # recover_init -> recover_steps over chunks (4 + 3 steps, the second across a C-step,
     # unrolled) -> recover_result is the same run as one recover (same batches, same updates);
-    # fit_steps likewise for fit.
+    # fit_steps likewise for fit. Each side is one jitted program (eager ops compile one by one).
     rng = np.random.default_rng(3)
     x = jnp.asarray(rng.normal(size=(40, 6)))
     y = jnp.asarray(rng.integers(0, 3, size=40), jnp.int32)
@@ -114,23 +114,31 @@ def test_recover_in_unrolled_chunks_equals_one_recover(x64, method):
     scheme, opt = Prune(0.4), optax.adam(0.05)
     kw = {"method": method, "optimizer": opt, "l_steps": 3, "mu_init": 0.1}
     train = {"batch_size": 16, "key": jax.random.key(5)}
-    want = recover(scheme, apply, p0, x, y, num_steps=7, **kw, **train)
-    state = recover_init(scheme, p0, **kw)
-    for n in (4, 3):
-        state = recover_steps(scheme, apply, state, x, y, num_steps=n, unroll=n, **kw, **train)
-    assert int(state.step) == 7
-    got = recover_result(scheme, state, method=method)
+
+    def one(p):
+        return recover(scheme, apply, p, x, y, num_steps=7, **kw, **train)
+
+    def chunked(p):
+        state = recover_init(scheme, p, **kw)
+        for n in (4, 3):
+            state = recover_steps(scheme, apply, state, x, y, num_steps=n, unroll=n, **kw, **train)
+        return recover_result(scheme, state, method=method), state.step
+
+    want, (got, steps) = jax.jit(one)(p0), jax.jit(chunked)(p0)
+    assert int(steps) == 7
     for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(got), strict=True):
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-12, atol=1e-12)
     with pytest.raises(TypeError, match="RecoverState"):
         recover_result(scheme, (p0, None), method=method)
     if method == "lc":
         return
-    params, s = p0, opt.init(p0)
-    for t0, n in ((0, 4), (4, 3)):
-        params, s = fit_steps(
-            apply, params, s, x, y, optimizer=opt, num_steps=n, start_step=t0, **train
-        )
-    full = fit(apply, p0, x, y, optimizer=opt, num_steps=7, **train)
-    for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(params), strict=True):
+
+    def fit_chunked(p):
+        s = opt.init(p)
+        for t0, n in ((0, 4), (4, 3)):
+            p, s = fit_steps(apply, p, s, x, y, optimizer=opt, num_steps=n, start_step=t0, **train)
+        return p
+
+    full = jax.jit(lambda p: fit(apply, p, x, y, optimizer=opt, num_steps=7, **train))(p0)
+    for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(jax.jit(fit_chunked)(p0)), strict=True):
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-12, atol=1e-12)
