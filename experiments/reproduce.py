@@ -118,14 +118,15 @@ def _fork_server():
 #: machine): on a checkout without previous results they still start first, instead of in name
 #: order (wordnet_matching, the longest, would otherwise start last and run alone at the end).
 QUICK_SECONDS_HINT = {
-    "hyperbolic/wordnet_matching": 400,
-    "hyperbolic/synthetic_matching": 146,
-    "ift/learned_augmentation": 145,
-    "hyperbolic/large_hierarchy": 130,
-    "dcs3gd/convergence": 123,
-    "linear_vae/collapse_vs_sigma": 110,
-    "compress/accuracy_density": 99,
-    "compress/savings": 88,
+    "hyperbolic/wordnet_matching": 137,
+    "hyperbolic/synthetic_matching": 85,
+    "hyperbolic/large_hierarchy": 85,
+    "dcs3gd/convergence": 73,
+    "linear_vae/collapse_vs_sigma": 70,
+    "ift/learned_augmentation": 65,
+    "compress/savings": 31,
+    "compose/tune_hot": 30,
+    "ift/dataset_distillation": 30,
 }
 
 
