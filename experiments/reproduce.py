@@ -157,10 +157,13 @@ def run_parallel(
     runs alone: the driver waits for the others to finish first and starts nothing beside it.
     The rest start longest-first by their previous run's wall time (when ``results`` holds
     one; on a fresh checkout, :data:`QUICK_SECONDS_HINT`), so the longest figure does not start
-    last. With ``preload`` the processes are fork-server children (see the module doc).
+    last. With ``preload`` (and more figures than ``jobs``) the processes are fork-server
+    children (see the module doc).
     Returns figure id -> (seconds, error).
     """
-    context = _fork_server() if preload else None
+    # The server's imports pay off once more figures than ``jobs`` share them.
+    shared = [m for m in modules if not getattr(m, "FRESH_INTERPRETER", False)]
+    context = _fork_server() if preload and len(shared) > jobs else None
     order = sorted(modules, key=lambda m: -expected_seconds(m, results, scale))
     pending = [m for m in order if not getattr(m, "EXCLUSIVE", False)]
     pending += [m for m in order if getattr(m, "EXCLUSIVE", False)]

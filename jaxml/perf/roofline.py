@@ -232,10 +232,18 @@ def _xla_cost(compiled) -> tuple[float, float]:
     return float(cost.get("flops", 0.0)), float(cost.get("bytes accessed", 0.0))
 
 
+_BODY_COSTS: dict[str, tuple[float, float]] = {}
+
+
 def _closed_cost(closed) -> tuple[float, float]:
-    avals = [jax.ShapeDtypeStruct(v.aval.shape, v.aval.dtype) for v in closed.jaxpr.invars]
-    fn = jex.core.jaxpr_as_fun(closed)
-    return _xla_cost(jax.jit(fn).lower(*avals).compile())
+    # The cost depends on the body's ops and shapes only (its printed jaxpr): a body that occurs
+    # again (the same loop in several programs, or a program costed twice) is compiled once.
+    key = str(closed.jaxpr)
+    if key not in _BODY_COSTS:
+        avals = [jax.ShapeDtypeStruct(v.aval.shape, v.aval.dtype) for v in closed.jaxpr.invars]
+        fn = jex.core.jaxpr_as_fun(closed)
+        _BODY_COSTS[key] = _xla_cost(jax.jit(fn).lower(*avals).compile())
+    return _BODY_COSTS[key]
 
 
 def _as_closed(j):
