@@ -93,7 +93,7 @@ class _Child:
     """A fork-server figure process with the ``poll()`` / ``returncode`` of a ``Popen``."""
 
     def __init__(self, context, module: ModuleType, scale: str, workdir: Path, log: Path):
-        argv = [module.__name__, "--scale", scale, "--workdir", str(workdir)]
+        argv = _figure_cmd(module, scale, workdir)[2:]  # what follows `python -m`
         self.process = context.Process(target=_figure_child, args=(argv, str(log)))
         self.process.start()
         self.returncode = None
@@ -176,7 +176,8 @@ def run_parallel(
             for fid, (proc, t0, log, handle) in list(running.items()):
                 if proc.poll() is None:
                     continue
-                handle.close()
+                if handle is not None:
+                    handle.close()
                 seconds = time.perf_counter() - t0
                 error = (
                     None if proc.returncode == 0 else (f"exit code {proc.returncode}\n{_tail(log)}")
@@ -200,7 +201,7 @@ def run_parallel(
             workdir.mkdir(parents=True, exist_ok=True)
             log = workdir / "log.txt"
             if context is not None and not getattr(module, "FRESH_INTERPRETER", False):
-                handle = open(os.devnull)  # the child opens log.txt itself
+                handle = None  # the child opens log.txt itself
                 proc = _Child(context, module, scale, workdir, log)
             else:
                 handle = log.open("w")

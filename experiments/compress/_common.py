@@ -93,10 +93,13 @@ def _chunks(total: int, size: int) -> list[int]:
     return [size] * (total // size) + ([total % size] if total % size else [])
 
 
-def _run_chunks(step, state, total: int, size: int):
-    """``state`` after ``step(state, n)`` over :func:`_chunks` of ``total`` (one jit per ``n``)."""
+def _run_chunks(make, programs: dict, state, total: int, size: int, *args):
+    """``state`` after ``total`` steps in :func:`_chunks` of ``size``: ``make(n)`` is the
+    ``(state, *args) -> state`` function of ``n`` steps, jitted once per ``n`` into ``programs``."""
     for n in _chunks(total, size):
-        state = step(state, n)
+        if n not in programs:
+            programs[n] = jax.jit(make(n))
+        state = programs[n](state, *args)
     return state
 
 
@@ -128,29 +131,30 @@ def train_dense(config, name: str) -> Trained:
             )
         )(key, x, y)
     else:
-        programs = {}
 
-        def step(state, n):
-            if n not in programs:
-                programs[n] = jax.jit(
-                    lambda s, t0, k, x, y: fit_steps(
-                        model.apply,
-                        *s,
-                        x,
-                        y,
-                        optimizer=opt,
-                        num_steps=n,
-                        batch_size=config.batch_size,
-                        key=jax.random.fold_in(k, 1),
-                        start_step=t0,
-                        unroll=n,
-                    )
+        def make(n):  # state: ((params, opt_state), steps done)
+            def n_steps(state, k, x, y):
+                (p, s), t0 = state
+                out = fit_steps(
+                    model.apply,
+                    p,
+                    s,
+                    x,
+                    y,
+                    optimizer=opt,
+                    num_steps=n,
+                    batch_size=config.batch_size,
+                    key=jax.random.fold_in(k, 1),
+                    start_step=t0,
+                    unroll=n,
                 )
-            (p, s), t0 = state
-            return programs[n]((p, s), t0, key, x, y), t0 + n
+                return out, t0 + n
+
+            return n_steps
 
         p0 = jax.jit(lambda k, x: model.init(k, x[:1]))(key, x)
-        (params, _), _ = _run_chunks(step, ((p0, opt.init(p0)), 0), config.dense_steps, chunk)
+        start = ((p0, opt.init(p0)), jnp.zeros((), jnp.int32))
+        (params, _), _ = _run_chunks(make, {}, start, config.dense_steps, chunk, key, x, y)
     ev = jax.jit(lambda p, a, b: evaluate(model.apply, p, a, b)["accuracy"])
     xv, yv = jnp.asarray(data.val.x), jnp.asarray(data.val.y)
     xt, yt = jnp.asarray(data.test.x), jnp.asarray(data.test.y)
@@ -206,27 +210,16 @@ def make_runner(config, t: Trained, make_scheme, method: str):
         stored, aux = recover_result(scheme, state, method=method)
         return stored, aux, scheme.decompress(stored, aux)
 
-    programs = {}
+    def make(n):
+        return lambda s, x, y, a: recover_steps(
+            make_scheme(a), t.model.apply, s, x, y, num_steps=n, unroll=n, **common, **train
+        )
+
+    programs = {}  # shared by every arg: one program per chunk length
 
     def runner(arg):
-        def step(state, n):
-            if n not in programs:
-                programs[n] = jax.jit(
-                    lambda s, x, y, a: recover_steps(
-                        make_scheme(a),
-                        t.model.apply,
-                        s,
-                        x,
-                        y,
-                        num_steps=n,
-                        unroll=n,
-                        **common,
-                        **train,
-                    )
-                )
-            return programs[n](state, t.x, t.y, arg)
-
-        state = _run_chunks(step, init(t.params, arg), config.recover_steps, t.chunk)
+        state = init(t.params, arg)
+        state = _run_chunks(make, programs, state, config.recover_steps, t.chunk, t.x, t.y, arg)
         return finish(state, arg)
 
     return runner

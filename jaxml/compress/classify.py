@@ -20,9 +20,8 @@ import optax
 
 from jaxml import _validation as v
 from jaxml._validation import PyTree
-from jaxml.compress.density import masks_of
 from jaxml.compress.lc import lc, lc_theta
-from jaxml.compress.recovery import hold_masks
+from jaxml.compress.recovery import _direct_start, _held
 from jaxml.models import cross_entropy
 from jaxml.train import batch_sampler, optax_scan
 
@@ -207,8 +206,13 @@ class RecoverState(NamedTuple):
 
 def _recovery_optimizer(scheme, method, optimizer, masks, l_steps, mu_init, mu_growth):
     if method == "direct":
-        return optimizer if masks is None else optax.chain(optimizer, hold_masks(masks))
+        return _held(optimizer, masks)
     return lc(scheme, optimizer, l_steps=l_steps, mu_init=mu_init, mu_growth=mu_growth)
+
+
+def _check_state(state):
+    if not isinstance(state, RecoverState):
+        raise TypeError(f"state must be the RecoverState of recover_init; got {state!r:.80}")
 
 
 def _check_method(scheme, method, optimizer):
@@ -236,8 +240,7 @@ def recover_init(
     _check_method(scheme, method, optimizer)
     masks = None
     if method == "direct":
-        stored, aux = scheme.compress(params)
-        params, masks = scheme.decompress(stored, aux), masks_of(aux)
+        _, params, masks = _direct_start(scheme, params)
     opt = _recovery_optimizer(scheme, method, optimizer, masks, l_steps, mu_init, mu_growth)
     return RecoverState(params, opt.init(params), masks, jnp.zeros((), jnp.int32))
 
@@ -267,8 +270,7 @@ def recover_steps(
     (``num_steps``: no loop in the compiled program). Pure and jit-safe.
     """
     _check_method(scheme, method, optimizer)
-    if not isinstance(state, RecoverState):
-        raise TypeError(f"state must be the RecoverState of recover_init; got {state!r:.80}")
+    _check_state(state)
     v.check_callable(apply_fn, "apply_fn")
     v.check_key(key)
     num_steps = v.check_int(num_steps, "num_steps", minimum=1)
@@ -290,6 +292,5 @@ def recover_result(scheme: Any, state: RecoverState, *, method: str) -> tuple[Py
     """``(stored, aux)`` at the end of a run: direct compresses the fine-tuned params, L-C its
     ``theta``. Pure and jit-safe."""
     v.check_choice(method, "method", ("direct", "lc"))
-    if not isinstance(state, RecoverState):
-        raise TypeError(f"state must be the RecoverState of recover_init; got {state!r:.80}")
+    _check_state(state)
     return scheme.compress(state.params if method == "direct" else lc_theta(state.opt_state))

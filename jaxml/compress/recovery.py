@@ -63,11 +63,23 @@ def direct(
     v.check_optimizer(optimizer)
     v.check_callable(batch_fn, "batch_fn")
     num_steps = v.check_int(num_steps, "num_steps", minimum=0)
-    stored, aux = scheme.compress(params)
-    start = scheme.decompress(stored, aux)
+    (stored, aux), start, masks = _direct_start(scheme, params)
     if num_steps == 0:
         return stored, aux
-    masks = masks_of(aux)
-    opt = optimizer if masks is None else optax.chain(optimizer, hold_masks(masks))
+    opt = _held(optimizer, masks)
     out = optax_scan(loss_fn, opt, start, opt.init(start), batch_fn=batch_fn, num_steps=num_steps)
     return scheme.compress(out.params)
+
+
+def _direct_start(scheme: Any, params: PyTree) -> tuple[tuple[PyTree, Any], PyTree, PyTree | None]:
+    """Where direct fine-tuning starts: ``((stored, aux), start, masks)`` with ``(stored, aux)``
+    the first compression, ``start`` its decompressed weights and ``masks`` the pruning masks to
+    hold (None for a scheme without masks). Shared by :func:`direct` and
+    :func:`jaxml.compress.classify.recover_init`."""
+    stored, aux = scheme.compress(params)
+    return (stored, aux), scheme.decompress(stored, aux), masks_of(aux)
+
+
+def _held(optimizer: optax.GradientTransformation, masks: PyTree | None):
+    """``optimizer`` then :func:`hold_masks` (``optimizer`` itself when ``masks`` is None)."""
+    return optimizer if masks is None else optax.chain(optimizer, hold_masks(masks))

@@ -360,7 +360,7 @@ def make_poincare_trainer(
             negs = jnp.searchsorted(cdf, draws, side="right")
             return jnp.minimum(negs, num_nodes - 1).astype(jnp.int32)
 
-        # Only the sampler in use runs (the two draw from independent keys, as before).
+        # Only the sampler in use runs (both read the same uniform draws).
         negs = jax.lax.cond(burn_in, by_degree, uniform, None)
         uu = jnp.broadcast_to(u[..., None], negs.shape)
         if dense_forbidden is not None:
